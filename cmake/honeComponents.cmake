@@ -1,0 +1,55 @@
+# Optional hone components, each an INTERFACE target that adds one dependency to hone::hone
+# and defines HONE_HAS_<NAME>=1:
+#   hone::eigen    Eigen 3.3+        (transferability scores, interop/eigen.hpp)
+#   hone::xtensor  xtensor           (interop/xtensor.hpp, .npy files)
+#   hone::stb      stb_image         (image decoding; Debian's libstb-dev)
+#   hone::zlib     zlib              (.gz datasets)
+# Sets hone_<name>_FOUND for each. Used by the build tree and by the installed honeConfig.
+include_guard(GLOBAL)
+
+if(HONE_COMPONENTS_GLOBAL)
+  set(_hone_scope GLOBAL)
+else()
+  set(_hone_scope "")
+endif()
+
+macro(_hone_component name define)
+  if(NOT TARGET hone::${name})
+    add_library(hone::${name} INTERFACE IMPORTED ${_hone_scope})
+    target_link_libraries(hone::${name} INTERFACE hone::hone ${ARGN})
+    target_compile_definitions(hone::${name} INTERFACE ${define}=1)
+  endif()
+  set(hone_${name}_FOUND TRUE)
+endmacro()
+
+find_package(Eigen3 3.3 QUIET NO_MODULE)
+if(TARGET Eigen3::Eigen)
+  _hone_component(eigen HONE_HAS_EIGEN Eigen3::Eigen)
+else()
+  set(hone_eigen_FOUND FALSE)
+endif()
+
+find_package(xtensor QUIET)
+if(TARGET xtensor)
+  _hone_component(xtensor HONE_HAS_XTENSOR xtensor)
+else()
+  set(hone_xtensor_FOUND FALSE)
+endif()
+
+find_path(HONE_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
+find_library(HONE_STB_LIBRARY stb)
+if(HONE_STB_INCLUDE_DIR AND HONE_STB_LIBRARY)
+  _hone_component(stb HONE_HAS_STB ${HONE_STB_LIBRARY})
+  target_include_directories(hone::stb INTERFACE ${HONE_STB_INCLUDE_DIR})
+else()
+  set(hone_stb_FOUND FALSE)
+endif()
+
+find_package(ZLIB QUIET)
+if(TARGET ZLIB::ZLIB)
+  _hone_component(zlib HONE_HAS_ZLIB ZLIB::ZLIB)
+else()
+  set(hone_zlib_FOUND FALSE)
+endif()
+
+unset(_hone_scope)
