@@ -12,3 +12,5 @@
 #include "hone/core/rng.hpp"
 #include "hone/core/shape.hpp"
 #include "hone/core/tensor.hpp"
+
+#include "hone/kernels/gemm.hpp"
