@@ -1,10 +1,12 @@
 // hone/kernels/gemm.hpp — single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
 //
-// Row-major and BLAS-like. GotoBLAS/BLIS structure: B is packed in KC x NC blocks, A in
-// MC x KC blocks, and a register-blocked micro-kernel (AVX-512 12x32, AVX2 6x16, scalar
-// 4x16, chosen at run time by cpu::active_isa()) computes MR x NR tiles of C. Small
-// problems skip the packing the shape does not need (B is read in place when it is not
-// transposed and A fits one block; A is read in place when C is at most two tiles wide).
+// Row-major and BLAS-like, GotoBLAS/BLIS structure: op(B) is packed in KC x NC blocks into
+// NR-wide panels, and a register-blocked micro-kernel (AVX-512 12x32, AVX2 6x16, scalar
+// 4x16, chosen at run time by cpu::active_isa()) computes MR x NR tiles of C. A is read in
+// place when it is not transposed (its rows are already contiguous in k; measured faster
+// than packing on the conv-as-GEMM shapes) and packed in MC x KC blocks when it is. B is
+// read in place when it is not transposed and A fits one block (small-batch layers), and
+// packed with in-register 16x16 transposes when it is transposed.
 //
 // Threads: C is split into a grid of rectangles, one per thread, each a multiple of the
 // micro-tile, and each thread runs the blocked algorithm on its rectangle. Every element of
@@ -81,7 +83,7 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
                          std::int64_t ldc, const PackedBView* packed_b) {
   const std::int64_t mr = kern.mr, nr = kern.nr;
   const bool pack_b = packed_b == nullptr && !(tb == Trans::No && m <= kern.mc);
-  const bool pack_a = n > 2 * nr;
+  const bool pack_a = n > 2 * nr && ta == Trans::Yes;
   const std::int64_t kc_max = std::min(kern.kc, k);
   float* a_buf = pack_a ? gemm_scratch(0, static_cast<std::size_t>(
                                               round_up(std::min(m, kern.mc), mr) * kc_max))
@@ -132,14 +134,18 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
           cs_a = ta == Trans::No ? 1 : lda;
         }
         const std::int64_t a_panel_stride = pack_a ? mr * kc : mr * rs_a;
-        for (std::int64_t jr = 0; jr < nc; jr += nr) {
-          const int cols = static_cast<int>(std::min(nr, nc - jr));
-          const float* b_panel = b_block + (jr / nr) * b_panel_stride;
-          for (std::int64_t ir = 0; ir < mc; ir += mr) {
-            const int rows = static_cast<int>(std::min(mr, mc - ir));
-            kern.tile(rows, cols, kc, a_block + (ir / mr) * a_panel_stride, rs_a, cs_a, b_panel,
-                      rs_b, c + (ic + ir) * ldc + jc + jr, ldc, alpha, beta_block);
-          }
+        auto tile = [&](std::int64_t ir, std::int64_t jr) {
+          kern.tile(static_cast<int>(std::min(mr, mc - ir)), static_cast<int>(std::min(nr, nc - jr)),
+                    kc, a_block + (ir / mr) * a_panel_stride, rs_a, cs_a,
+                    b_block + (jr / nr) * b_panel_stride, rs_b, c + (ic + ir) * ldc + jc + jr, ldc,
+                    alpha, beta_block);
+        };
+        if (kern.ir_outer) {  // an A micro-panel stays in L1, B panels stream from L2
+          for (std::int64_t ir = 0; ir < mc; ir += mr)
+            for (std::int64_t jr = 0; jr < nc; jr += nr) tile(ir, jr);
+        } else {  // a B micro-panel stays in L1, A panels stream from L2
+          for (std::int64_t jr = 0; jr < nc; jr += nr)
+            for (std::int64_t ir = 0; ir < mc; ir += mr) tile(ir, jr);
         }
       }
     }

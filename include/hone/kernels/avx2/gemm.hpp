@@ -105,7 +105,9 @@ HONE_TARGET_AVX2 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t
   detail::pack_b_generic<gemm_nr>(tb, kc, nc, b, ldb, out);
 }
 
+// Blocking as for AVX-512 (see avx512/gemm.hpp), scaled to the 6 x 16 tile.
 inline constexpr detail::GemmKernels gemm_kernels{
-    cpu::Isa::avx2, gemm_mr, gemm_nr, 256, 6 * 24, 4096, &gemm_tile, &gemm_pack_a, &gemm_pack_b};
+    cpu::Isa::avx2, gemm_mr, gemm_nr, 320, 6 * 24, 640, &gemm_tile, &gemm_pack_a, &gemm_pack_b,
+    /*ir_outer=*/true};
 
 }  // namespace hone::kernels::avx2

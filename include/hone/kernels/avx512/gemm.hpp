@@ -7,7 +7,8 @@
 
 #include <immintrin.h>  // AVX-512 intrinsics (usable in target("avx512f") functions)
 
-#include <cstdint>  // std::int64_t
+#include <algorithm>  // std::min
+#include <cstdint>    // std::int64_t
 
 #include "hone/kernels/detail/gemm_common.hpp"
 
@@ -20,11 +21,17 @@ inline constexpr int gemm_mr = 12;
 inline constexpr int gemm_nr = 32;
 
 // a is (Rows, k) with element (i, p) at a[i*rs_a + p*cs_a]; b is (k, cols) with row p at
-// b + p*rs_b; c is (Rows, cols) with row stride ldc. cols <= 32.
-template <int Rows>
+// b + p*rs_b; c is (Rows, cols) with row stride ldc. cols <= 32. Packed: both operands are
+// packed panels (rs_a = 1, cs_a = 12, rs_b = 32), so every offset is a constant.
+template <int Rows, bool Packed>
 HONE_TARGET_AVX512 void gemm_tile_rows(int cols, std::int64_t k, const float* a, std::int64_t rs_a,
                                        std::int64_t cs_a, const float* b, std::int64_t rs_b,
                                        float* c, std::int64_t ldc, float alpha, float beta) {
+  if constexpr (Packed) {
+    rs_a = 1;
+    cs_a = gemm_mr;
+    rs_b = gemm_nr;
+  }
   const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u);
   const __mmask16 m1 = cols >= 32   ? __mmask16(0xFFFF)
                        : cols <= 16 ? __mmask16(0)
@@ -71,9 +78,12 @@ HONE_TARGET_AVX512 inline void gemm_tile(int rows, int cols, std::int64_t k, con
                                          std::int64_t rs_a, std::int64_t cs_a, const float* b,
                                          std::int64_t rs_b, float* c, std::int64_t ldc,
                                          float alpha, float beta) {
+  const bool packed = rs_a == 1 && cs_a == gemm_mr && rs_b == gemm_nr;
   switch (rows) {
-#define HONE_CASE(R) \
-  case R: return gemm_tile_rows<R>(cols, k, a, rs_a, cs_a, b, rs_b, c, ldc, alpha, beta);
+#define HONE_CASE(R)                                                                        \
+  case R:                                                                                   \
+    return packed ? gemm_tile_rows<R, true>(cols, k, a, rs_a, cs_a, b, rs_b, c, ldc, alpha, beta) \
+                  : gemm_tile_rows<R, false>(cols, k, a, rs_a, cs_a, b, rs_b, c, ldc, alpha, beta);
     HONE_CASE(1) HONE_CASE(2) HONE_CASE(3) HONE_CASE(4) HONE_CASE(5) HONE_CASE(6)
     HONE_CASE(7) HONE_CASE(8) HONE_CASE(9) HONE_CASE(10) HONE_CASE(11) HONE_CASE(12)
 #undef HONE_CASE
@@ -86,12 +96,82 @@ HONE_TARGET_AVX512 inline void gemm_pack_a(Trans ta, std::int64_t mc, std::int64
   detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
 }
 
-HONE_TARGET_AVX512 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t nc,
-                                           const float* b, std::int64_t ldb, float* out) {
-  detail::pack_b_generic<gemm_nr>(tb, kc, nc, b, ldb, out);
+// The unmasked forms of these shuffles pass _mm512_undefined_ps() through, which GCC 12
+// reports as -Wmaybe-uninitialized in user code; the all-ones zero-masked forms compile to
+// the same instructions without the warning.
+#define HONE_UNPACKLO(a, b) _mm512_maskz_unpacklo_ps(__mmask16(0xFFFF), a, b)
+#define HONE_UNPACKHI(a, b) _mm512_maskz_unpackhi_ps(__mmask16(0xFFFF), a, b)
+#define HONE_SHUFFLE(a, b, imm) _mm512_maskz_shuffle_ps(__mmask16(0xFFFF), a, b, imm)
+#define HONE_SHUFFLE128(a, b, imm) _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), a, b, imm)
+
+// Transposes 16 rows of 16 floats in registers: on return row[j] holds column j.
+HONE_TARGET_AVX512 inline void transpose16x16(__m512 row[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {  // interleave row pairs within 128-bit lanes
+    t[2 * i] = HONE_UNPACKLO(row[2 * i], row[2 * i + 1]);
+    t[2 * i + 1] = HONE_UNPACKHI(row[2 * i], row[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // u[4q+s], lane L: rows 4q..4q+3 of column 4L+s
+    u[4 * q + 0] = HONE_SHUFFLE(t[4 * q], t[4 * q + 2], 0x44);
+    u[4 * q + 1] = HONE_SHUFFLE(t[4 * q], t[4 * q + 2], 0xEE);
+    u[4 * q + 2] = HONE_SHUFFLE(t[4 * q + 1], t[4 * q + 3], 0x44);
+    u[4 * q + 3] = HONE_SHUFFLE(t[4 * q + 1], t[4 * q + 3], 0xEE);
+  }
+  for (int s = 0; s < 4; ++s) {  // gather the four row groups of each column
+    const __m512 v0 = HONE_SHUFFLE128(u[s], u[4 + s], 0x88);
+    const __m512 v4 = HONE_SHUFFLE128(u[s], u[4 + s], 0xDD);
+    const __m512 v8 = HONE_SHUFFLE128(u[8 + s], u[12 + s], 0x88);
+    const __m512 v12 = HONE_SHUFFLE128(u[8 + s], u[12 + s], 0xDD);
+    row[s] = HONE_SHUFFLE128(v0, v8, 0x88);
+    row[8 + s] = HONE_SHUFFLE128(v0, v8, 0xDD);
+    row[4 + s] = HONE_SHUFFLE128(v4, v12, 0x88);
+    row[12 + s] = HONE_SHUFFLE128(v4, v12, 0xDD);
+  }
+}
+#undef HONE_UNPACKLO
+#undef HONE_UNPACKHI
+#undef HONE_SHUFFLE
+#undef HONE_SHUFFLE128
+
+// op(B) = B^T packed 16x16 block by block: stored row j0+c of B holds column c of the
+// panel, contiguous in p, so each block is 16 row loads, a register transpose and 16
+// stores. out is the panel (kc x 32, k-major); cols <= 32.
+HONE_TARGET_AVX512 inline void pack_b_transposed_panel(std::int64_t kc, std::int64_t cols,
+                                                       const float* b, std::int64_t ldb,
+                                                       float* out) {
+  __m512 block[16];
+  for (std::int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const std::int64_t depth = std::min<std::int64_t>(16, kc - p0);
+    const __mmask16 load_mask = __mmask16((1u << depth) - 1u);
+    for (int half = 0; half < 2; ++half) {
+      for (int c = 0; c < 16; ++c) {
+        const std::int64_t col = 16 * half + c;
+        block[c] = col < cols ? _mm512_maskz_loadu_ps(load_mask, b + col * ldb + p0)
+                              : _mm512_setzero_ps();
+      }
+      transpose16x16(block);
+      for (std::int64_t p = 0; p < depth; ++p)
+        _mm512_storeu_ps(out + (p0 + p) * gemm_nr + 16 * half, block[p]);
+    }
+  }
 }
 
+HONE_TARGET_AVX512 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t nc,
+                                           const float* b, std::int64_t ldb, float* out) {
+  if (tb == Trans::No) {
+    detail::pack_b_generic<gemm_nr>(tb, kc, nc, b, ldb, out);
+    return;
+  }
+  for (std::int64_t j0 = 0; j0 < nc; j0 += gemm_nr)
+    pack_b_transposed_panel(kc, std::min<std::int64_t>(gemm_nr, nc - j0), b + j0 * ldb, ldb,
+                            out + j0 * kc);
+}
+
+// Blocking, chosen by measurement on Zen (bench/compare-gemm): an A micro-panel (12 x 320,
+// 15 KiB) stays in L1 while 320 x 640 blocks of B (800 KiB) stream from L2; C tiles are
+// visited row of tiles by row of tiles (ir outer).
 inline constexpr detail::GemmKernels gemm_kernels{
-    cpu::Isa::avx512, gemm_mr, gemm_nr, 384, 12 * 24, 4096, &gemm_tile, &gemm_pack_a, &gemm_pack_b};
+    cpu::Isa::avx512, gemm_mr, gemm_nr, 320, 12 * 12, 640, &gemm_tile, &gemm_pack_a, &gemm_pack_b,
+    /*ir_outer=*/true};
 
 }  // namespace hone::kernels::avx512

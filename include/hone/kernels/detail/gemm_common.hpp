@@ -43,6 +43,7 @@ struct GemmKernels {
   GemmTileFn tile;
   GemmPackAFn pack_a;
   GemmPackBFn pack_b;
+  bool ir_outer = false;  // loop order inside a block: false = B micro-panel outer
 };
 
 // The generic packers. Each ISA wraps them in a function compiled for that ISA, so the
