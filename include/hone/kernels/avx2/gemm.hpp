@@ -7,7 +7,8 @@
 
 #include <immintrin.h>  // AVX2 / FMA intrinsics (usable in target("avx2,fma") functions)
 
-#include <cstdint>  // std::int64_t
+#include <algorithm>  // std::min
+#include <cstdint>    // std::int64_t
 
 #include "hone/kernels/detail/gemm_common.hpp"
 
@@ -37,24 +38,34 @@ HONE_TARGET_AVX2 void gemm_tile_rows(int cols, std::int64_t k, const float* a, s
     acc0[r] = _mm256_setzero_ps();
     acc1[r] = _mm256_setzero_ps();
   }
-  for (std::int64_t p = 0; p < k; ++p) {
-    __m256 b0, b1;
-    if constexpr (Full) {
-      b0 = _mm256_loadu_ps(b);
-      b1 = _mm256_loadu_ps(b + 8);
-    } else {
-      b0 = _mm256_maskload_ps(b, m0);
-      b1 = _mm256_maskload_ps(b + 8, m1);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r * rs_a);
-      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
-    }
-    a += cs_a;
-    b += rs_b;
+  // One k step (a macro, not a lambda: lambdas do not inherit the target attribute).
+#define HONE_GEMM_STEP()                                        \
+  do {                                                          \
+    __m256 b0, b1;                                              \
+    if constexpr (Full) {                                       \
+      b0 = _mm256_loadu_ps(b);                                  \
+      b1 = _mm256_loadu_ps(b + 8);                              \
+    } else {                                                    \
+      b0 = _mm256_maskload_ps(b, m0);                           \
+      b1 = _mm256_maskload_ps(b + 8, m1);                       \
+    }                                                           \
+    _Pragma("GCC unroll 8") for (int r = 0; r < Rows; ++r) {    \
+      const __m256 av = _mm256_broadcast_ss(a + r * rs_a);      \
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);               \
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);               \
+    }                                                           \
+    a += cs_a;                                                  \
+    b += rs_b;                                                  \
+  } while (false)
+  // C is touched only after the k loop and its rows are far apart: request its cache
+  // lines (one row of 16 floats is one line) during the first steps.
+  const std::int64_t prefetch_steps = std::min<std::int64_t>(k, Rows);
+  for (std::int64_t p = 0; p < prefetch_steps; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + p * ldc), _MM_HINT_T0);
+    HONE_GEMM_STEP();
   }
+  for (std::int64_t p = prefetch_steps; p < k; ++p) HONE_GEMM_STEP();
+#undef HONE_GEMM_STEP
   const __m256 va = _mm256_set1_ps(alpha);
   const __m256 vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8

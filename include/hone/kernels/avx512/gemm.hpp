@@ -42,18 +42,29 @@ HONE_TARGET_AVX512 void gemm_tile_rows(int cols, std::int64_t k, const float* a,
     acc0[r] = _mm512_setzero_ps();
     acc1[r] = _mm512_setzero_ps();
   }
-  for (std::int64_t p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r * rs_a]);
-      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
-    }
-    a += cs_a;
-    b += rs_b;
+  // One k step: two B vectors, Rows broadcasts of A, 2*Rows FMAs. (A macro, not a lambda:
+  // lambdas do not inherit the target attribute.)
+#define HONE_GEMM_STEP()                                         \
+  do {                                                           \
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);              \
+    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);         \
+    _Pragma("GCC unroll 16") for (int r = 0; r < Rows; ++r) {    \
+      const __m512 av = _mm512_set1_ps(a[r * rs_a]);             \
+      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);                \
+      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);                \
+    }                                                            \
+    a += cs_a;                                                   \
+    b += rs_b;                                                   \
+  } while (false)
+  // C is read and written only after the k loop; its rows are far apart (often in L3), so
+  // its 2*Rows cache lines are requested one per step during the first steps.
+  const std::int64_t prefetch_steps = std::min<std::int64_t>(k, 2 * Rows);
+  for (std::int64_t p = 0; p < prefetch_steps; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + (p >> 1) * ldc + (p & 1) * 16), _MM_HINT_T0);
+    HONE_GEMM_STEP();
   }
+  for (std::int64_t p = prefetch_steps; p < k; ++p) HONE_GEMM_STEP();
+#undef HONE_GEMM_STEP
   const __m512 va = _mm512_set1_ps(alpha);
   if (beta == 0.f) {
 #pragma GCC unroll 16
