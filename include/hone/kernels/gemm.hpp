@@ -140,7 +140,8 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
                     b_block + (jr / nr) * b_panel_stride, rs_b, c + (ic + ir) * ldc + jc + jr, ldc,
                     alpha, beta_block);
         };
-        if (kern.ir_outer) {  // an A micro-panel stays in L1, B panels stream from L2
+        // B read in place (small m) is read once with the B micro-panel outer.
+        if (kern.ir_outer && (pack_b || packed_b)) {  // A micro-panel in L1, B from L2
           for (std::int64_t ir = 0; ir < mc; ir += mr)
             for (std::int64_t jr = 0; jr < nc; jr += nr) tile(ir, jr);
         } else {  // a B micro-panel stays in L1, A panels stream from L2
