@@ -190,6 +190,43 @@ TEST_CASE("data/transforms: colour adjustments and normalisation follow their fo
   CHECK(grey1.pixels[0] == -2.0f);
 }
 
+TEST_CASE("data/transforms: hue rotation moves colours around the HSV circle", "[data][transforms]") {
+  // Oracle: the HSV colour model. Pure red turned by 1/3 turn is green, by -1/3 blue, by 1/2
+  // cyan; (0.8, 0.4, 0.2) has h = 1/18, s = 0.75, v = 0.8 and its opposite hue
+  // (h = 1/18 + 1/2) is (0.2, 0.6, 0.8); grey has no hue and stays.
+  struct Case {
+    float in[3], shift, out[3];
+  };
+  const Case cases[] = {{{1, 0, 0}, 1.0f / 3, {0, 1, 0}},       {{1, 0, 0}, -1.0f / 3, {0, 0, 1}},
+                        {{1, 0, 0}, 0.5f, {0, 1, 1}},           {{0.8f, 0.4f, 0.2f}, 0.5f, {0.2f, 0.6f, 0.8f}},
+                        {{0.8f, 0.4f, 0.2f}, -0.5f, {0.2f, 0.6f, 0.8f}}, {{0.3f, 0.3f, 0.3f}, 0.25f, {0.3f, 0.3f, 0.3f}},
+                        {{0.5f, 0.25f, 0.0f}, 0.0f, {0.5f, 0.25f, 0.0f}}};
+  for (const Case& cs : cases) {
+    Image im(1, 1, 3);
+    for (int k = 0; k < 3; ++k) im.pixels[std::size_t(k)] = cs.in[k];
+    hone::data::adjust_hue(im, cs.shift);
+    CAPTURE(cs.in[0], cs.in[1], cs.in[2], cs.shift);
+    for (int k = 0; k < 3; ++k) CHECK(im.pixels[std::size_t(k)] == Approx(cs.out[k]).margin(1e-5));
+  }
+  // A turn there and back is the identity, and value/saturation are kept.
+  const Image in = random_image(4, 5, 3, 21);
+  Image there = in;
+  hone::data::adjust_hue(there, 0.3f);
+  Image back = there;
+  hone::data::adjust_hue(back, -0.3f);
+  CHECK(max_abs_diff(back, in) < 1e-5);
+  for (std::int64_t i = 0; i < 20; ++i) {
+    const float* a = in.pixels.data() + 3 * i;
+    const float* b = there.pixels.data() + 3 * i;
+    CHECK(std::max({b[0], b[1], b[2]}) == Approx(std::max({a[0], a[1], a[2]})).margin(1e-6));
+    CHECK(std::min({b[0], b[1], b[2]}) == Approx(std::min({a[0], a[1], a[2]})).margin(1e-5));
+  }
+  Image bad = in;
+  CHECK_THROWS_AS(hone::data::adjust_hue(bad, 0.6f), hone::InvalidArgument);
+  hone::data::Pipeline jitter;
+  CHECK_THROWS_AS(jitter.color_jitter(0.1f, 0.1f, 0.1f, 0.7f), hone::InvalidArgument);
+}
+
 TEST_CASE("data/transforms: random resized crop boxes lie inside and follow the ranges", "[data][transforms]") {
   for (std::uint64_t seed = 0; seed < 300; ++seed) {
     hone::Generator gen(seed);
@@ -213,7 +250,7 @@ TEST_CASE("data/transforms: random resized crop boxes lie inside and follow the 
 TEST_CASE("data/transforms: pipelines are deterministic given the generator", "[data][transforms]") {
   const Image in = random_image(60, 80, 3, 5);
   hone::data::Pipeline train = hone::data::imagenet_train(32);
-  train.color_jitter(0.4f, 0.4f, 0.4f).random_rotation(10.0);
+  train.color_jitter(0.4f, 0.4f, 0.4f, 0.1f).random_rotation(10.0);
   hone::Generator g1(11), g2(11), g3(12);
   const auto a = train(in, g1), b = train(in, g2), c = train(in, g3);
   REQUIRE(a.shape() == hone::Shape{3, 32, 32});

@@ -275,6 +275,38 @@ inline void adjust_saturation(Image& image, float factor) {
   }
 }
 
+/// Rotates the hue of the colour channels (the first 3) by `shift` turns through HSV, as
+/// torchvision's adjust_hue: h' = (h + shift) mod 1, saturation and value kept; grey pixels
+/// (no hue) are unchanged and images with fewer than 3 channels are left alone. Throws
+/// InvalidArgument unless -0.5 <= shift <= 0.5.
+inline void adjust_hue(Image& image, float shift) {
+  if (!(shift >= -0.5f && shift <= 0.5f))
+    throw InvalidArgument(hone::detail::concat("adjust_hue: shift ", shift,
+                                               " is outside [-0.5, 0.5] (a fraction of a turn)"));
+  const std::int64_t c = image.channels;
+  if (c < 3 || shift == 0.0f) return;
+  for (std::int64_t i = 0; i < image.height * image.width; ++i) {
+    float* p = image.pixels.data() + i * c;
+    const float r = p[0], g = p[1], b = p[2];
+    const float v = std::max({r, g, b}), chroma = v - std::min({r, g, b});
+    if (chroma <= 0.0f) continue;
+    float h = v == r ? (g - b) / chroma : v == g ? (b - r) / chroma + 2.0f : (r - g) / chroma + 4.0f;
+    h = h / 6.0f + shift;
+    h -= std::floor(h);  // into [0, 1)
+    const float s = chroma / v, sector = h * 6.0f;
+    const float whole = std::floor(sector), f = sector - whole;
+    const float lo = v * (1.0f - s), down = v * (1.0f - s * f), up = v * (1.0f - s * (1.0f - f));
+    switch (static_cast<int>(whole) % 6) {
+      case 0: p[0] = v, p[1] = up, p[2] = lo; break;
+      case 1: p[0] = down, p[1] = v, p[2] = lo; break;
+      case 2: p[0] = lo, p[1] = v, p[2] = up; break;
+      case 3: p[0] = lo, p[1] = down, p[2] = v; break;
+      case 4: p[0] = up, p[1] = lo, p[2] = v; break;
+      default: p[0] = v, p[1] = lo, p[2] = down; break;
+    }
+  }
+}
+
 /// (value - mean[c]) / std[c] per channel; `mean` and `std` hold one value per channel or a
 /// single value for all. Throws InvalidArgument on a size mismatch or a std that is not > 0.
 inline void normalize(Image& image, const std::vector<float>& mean, const std::vector<float>& std) {
@@ -401,20 +433,35 @@ class Pipeline {
       im = rotate(im, (2.0 * gen.uniform_double() - 1.0) * max_degrees, fill);
     });
   }
-  /// Brightness, contrast and saturation factors uniform in [max(0, 1 - x), 1 + x], applied
-  /// in that order (a zero amount draws nothing and changes nothing). Throws
-  /// InvalidArgument for a negative amount.
-  Pipeline& color_jitter(float brightness, float contrast, float saturation) {
-    if (brightness < 0 || contrast < 0 || saturation < 0)
+  /// torchvision's ColorJitter: brightness, contrast and saturation factors uniform in
+  /// [max(0, 1 - x), 1 + x] and a hue shift uniform in [-hue, hue], applied in a random order
+  /// (a permutation drawn first, then the factors in the order b, c, s, h). A zero amount
+  /// draws no factor and changes nothing. Throws InvalidArgument for a negative amount or
+  /// hue > 0.5.
+  Pipeline& color_jitter(float brightness, float contrast, float saturation, float hue = 0.0f) {
+    if (brightness < 0 || contrast < 0 || saturation < 0 || hue < 0)
       throw InvalidArgument("color_jitter: the amounts must not be negative");
+    if (hue > 0.5f)
+      throw InvalidArgument(hone::detail::concat("color_jitter: hue ", hue,
+                                                 " is above 0.5 (half a turn)"));
     return then("color_jitter", [=](Image& im, Generator& gen) {
+      int order[4] = {0, 1, 2, 3};
+      for (int i = 3; i > 0; --i)  // Fisher-Yates
+        std::swap(order[i], order[gen.uniform_int(static_cast<std::uint64_t>(i + 1))]);
       auto factor = [&](float amount) {
         const double lo = std::max(0.0, 1.0 - amount), hi = 1.0 + amount;
         return static_cast<float>(lo + (hi - lo) * gen.uniform_double());
       };
-      if (brightness > 0) adjust_brightness(im, factor(brightness));
-      if (contrast > 0) adjust_contrast(im, factor(contrast));
-      if (saturation > 0) adjust_saturation(im, factor(saturation));
+      const float fb = brightness > 0 ? factor(brightness) : 1.0f;
+      const float fc = contrast > 0 ? factor(contrast) : 1.0f;
+      const float fs = saturation > 0 ? factor(saturation) : 1.0f;
+      const float fh = hue > 0 ? static_cast<float>((2.0 * gen.uniform_double() - 1.0) * hue) : 0.0f;
+      for (int op : order) {
+        if (op == 0 && brightness > 0) adjust_brightness(im, fb);
+        if (op == 1 && contrast > 0) adjust_contrast(im, fc);
+        if (op == 2 && saturation > 0) adjust_saturation(im, fs);
+        if (op == 3 && hue > 0) adjust_hue(im, fh);
+      }
     });
   }
   /// (value - mean) / std per channel (see normalize()).
