@@ -14,3 +14,7 @@
 #include "hone/core/tensor.hpp"
 
 #include "hone/kernels/gemm.hpp"
+
+#include "hone/graph/builder.hpp"
+#include "hone/graph/graph.hpp"
+#include "hone/graph/session.hpp"

@@ -1,0 +1,143 @@
+// hone/ops/norm.hpp — BatchNormalization (ONNX): X (N,C,...), scale (C), B (C),
+// input_mean (C), input_var (C); attributes epsilon (1e-5) and momentum (0.9).
+//
+// Training mode normalises with the batch statistics (biased variance) and updates the
+// running buffers in place with ONNX's convention, running = running*momentum +
+// batch*(1-momentum) (PyTorch's momentum m is ONNX's 1-m). The running variance takes the
+// unbiased batch variance, as PyTorch does (the ONNX reference uses the biased one); this
+// is what a PyTorch-trained model expects. Eval mode normalises with the running buffers.
+// The running buffers never receive gradients.
+#pragma once
+
+#include <cmath>   // std::sqrt
+#include <vector>  // shapes and masks
+
+#include "hone/ops/op.hpp"
+
+namespace hone::ops {
+
+namespace detail_bn {
+
+inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
+  const Shape& x = in[0];
+  if (x.rank() < 2) hone::detail::shape_fail(node, "input X must have rank >= 2, got ", x);
+  static const char* names[] = {"", "scale", "B", "input_mean", "input_var"};
+  for (std::size_t i = 1; i < 5; ++i)
+    if (!(in[i] == Shape{x[1]}))
+      hone::detail::shape_fail(node, names[i], " must have shape (", x[1], ") for input ", x,
+                               ", got ", in[i]);
+  return {x};
+}
+
+struct Layout {
+  std::int64_t n, c, inner;
+};
+inline Layout layout(const Shape& x) {
+  return {x[0], x[1], x.numel() / (x[0] * x[1] == 0 ? 1 : x[0] * x[1])};
+}
+
+template <class T>
+void forward(ForwardArgs<T>& a) {
+  const Tensor<T>& x = a.inputs[0];
+  const Layout l = layout(x.shape());
+  const double eps = a.node.attrs.get_float("epsilon", 1e-5);
+  const double momentum = a.node.attrs.get_float("momentum", 0.9);
+  const T* scale = a.inputs[1].data();
+  const T* bias = a.inputs[2].data();
+  Tensor<T> running_mean = a.inputs[3];  // handles: writes reach the graph's buffers
+  Tensor<T> running_var = a.inputs[4];
+  Tensor<T> mean({l.c}), inv_std({l.c});
+  const double count = static_cast<double>(l.n * l.inner);
+  for (std::int64_t c = 0; c < l.c; ++c) {
+    double mu, var;
+    if (a.training) {
+      double s = 0;
+      for (std::int64_t n = 0; n < l.n; ++n)
+        for (std::int64_t i = 0; i < l.inner; ++i) s += static_cast<double>(x[(n * l.c + c) * l.inner + i]);
+      mu = s / count;
+      double s2 = 0;
+      for (std::int64_t n = 0; n < l.n; ++n)
+        for (std::int64_t i = 0; i < l.inner; ++i) {
+          const double d = static_cast<double>(x[(n * l.c + c) * l.inner + i]) - mu;
+          s2 += d * d;
+        }
+      var = s2 / count;
+      const double unbiased = count > 1 ? s2 / (count - 1) : var;
+      running_mean[c] = static_cast<T>(static_cast<double>(running_mean[c]) * momentum + mu * (1 - momentum));
+      running_var[c] = static_cast<T>(static_cast<double>(running_var[c]) * momentum + unbiased * (1 - momentum));
+    } else {
+      mu = static_cast<double>(running_mean[c]);
+      var = static_cast<double>(running_var[c]);
+    }
+    const double is = 1.0 / std::sqrt(var + eps);
+    mean[c] = static_cast<T>(mu);
+    inv_std[c] = static_cast<T>(is);
+    for (std::int64_t n = 0; n < l.n; ++n)
+      for (std::int64_t i = 0; i < l.inner; ++i) {
+        const std::int64_t at = (n * l.c + c) * l.inner + i;
+        a.outputs[0][at] = static_cast<T>((static_cast<double>(x[at]) - mu) * is *
+                                              static_cast<double>(scale[c]) +
+                                          static_cast<double>(bias[c]));
+      }
+  }
+  if (a.save) {
+    a.saved.push_back(mean);
+    a.saved.push_back(inv_std);
+  }
+}
+
+template <class T>
+void backward(BackwardArgs<T>& a) {
+  const Layout l = layout(a.input_shapes[0]);
+  const Tensor<T>& dy = a.grad_outputs[0];
+  const Tensor<T>& mean = a.saved[0];
+  const Tensor<T>& inv_std = a.saved[1];
+  const double count = static_cast<double>(l.n * l.inner);
+  const bool need_x = a.need_grad[0], need_scale = a.need_grad[1], need_bias = a.need_grad[2];
+  for (std::int64_t c = 0; c < l.c; ++c) {
+    const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
+    const double gamma = static_cast<double>(a.inputs[1].defined() ? a.inputs[1][c] : T(1));
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t n = 0; n < l.n; ++n)
+      for (std::int64_t i = 0; i < l.inner; ++i) {
+        const std::int64_t at = (n * l.c + c) * l.inner + i;
+        const double g = static_cast<double>(dy[at]);
+        sum_dy += g;
+        if (need_scale || (need_x && a.training))
+          sum_dy_xhat += g * (static_cast<double>(a.inputs[0][at]) - mu) * is;
+      }
+    if (need_scale) a.grad_inputs[1][c] += static_cast<T>(sum_dy_xhat);
+    if (need_bias) a.grad_inputs[2][c] += static_cast<T>(sum_dy);
+    if (!need_x) continue;
+    for (std::int64_t n = 0; n < l.n; ++n)
+      for (std::int64_t i = 0; i < l.inner; ++i) {
+        const std::int64_t at = (n * l.c + c) * l.inner + i;
+        const double g = static_cast<double>(dy[at]);
+        double dx;
+        if (a.training) {
+          const double xhat = (static_cast<double>(a.inputs[0][at]) - mu) * is;
+          dx = gamma * is * (g - sum_dy / count - xhat * sum_dy_xhat / count);
+        } else {
+          dx = gamma * is * g;
+        }
+        a.grad_inputs[0][at] += static_cast<T>(dx);
+      }
+  }
+}
+
+inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool training) {
+  SaveSpec s = hone::detail::save_none(need.size(), 1);
+  s.inputs[0] = need[1] || (need[0] && training);
+  s.inputs[1] = need[0];
+  return s;
+}
+
+}  // namespace detail_bn
+
+template <class T>
+void register_norm(std::vector<OpDef<T>>& table) {
+  table.push_back({"BatchNormalization", 5, 5, detail_bn::infer, detail_bn::forward<T>,
+                   detail_bn::backward<T>, detail_bn::saves});
+}
+
+}  // namespace hone::ops

@@ -1,0 +1,155 @@
+// hone/ops/op.hpp — the interface every op implements, and helpers shared by op families.
+//
+// An op is one OpDef<T> table entry: shape inference, forward, backward, and `saves`, which
+// tells the session which inputs and outputs backward will read given which input gradients
+// are needed. The session keeps exactly those values alive after forward, so an op that
+// declares less lets the session free more. Adding an op is adding one entry to a family's
+// register function (ops/registry.hpp lists the families).
+//
+// Contract for backward: grad_inputs[i] is defined (zero-filled, shape of input i) exactly
+// when need_grad[i] is true; the op adds its gradient into it. Inputs and outputs it did not
+// declare in `saves` are undefined tensors (their shapes are in input_shapes/output_shapes).
+#pragma once
+
+#include <array>        // index arithmetic in reduce_to
+#include <cstdint>      // std::int64_t
+#include <span>         // views of inputs and shapes
+#include <string>       // names
+#include <type_traits>  // std::is_same_v for the float fast path
+#include <vector>       // outputs, masks
+
+#include "hone/core/error.hpp"
+#include "hone/core/rng.hpp"
+#include "hone/core/shape.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/graph/node.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "hone/kernels/reference/gemm.hpp"
+
+namespace hone {
+
+/// What an op's backward reads: one flag per input and per output.
+struct SaveSpec {
+  std::vector<bool> inputs;
+  std::vector<bool> outputs;
+};
+
+template <class T>
+struct ForwardArgs {
+  const Node& node;
+  std::span<const Tensor<T>> inputs;
+  std::vector<Tensor<T>>& outputs;  ///< allocated (zero-filled) by the session, inferred shapes
+  std::vector<Tensor<T>>& saved;    ///< op-private state for backward (only when `save`)
+  bool training;                    ///< train-mode semantics (batch statistics, dropout)
+  bool save;                        ///< whether backward will run for this node
+  Generator gen;                    ///< this node's stream for this step
+};
+
+template <class T>
+struct BackwardArgs {
+  const Node& node;
+  std::span<const Tensor<T>> inputs;   ///< defined where SaveSpec::inputs said so
+  std::span<const Tensor<T>> outputs;  ///< defined where SaveSpec::outputs said so
+  std::span<const Shape> input_shapes;
+  std::span<const Shape> output_shapes;
+  std::span<const Tensor<T>> grad_outputs;  ///< always defined (zeros if nothing flowed)
+  std::span<const Tensor<T>> saved;
+  std::vector<Tensor<T>>& grad_inputs;
+  const std::vector<bool>& need_grad;
+  bool training;
+};
+
+template <class T>
+struct OpDef {
+  const char* type;
+  std::size_t min_inputs;
+  std::size_t max_inputs;
+  std::vector<Shape> (*infer)(const Node&, std::span<const Shape>);
+  void (*forward)(ForwardArgs<T>&);
+  void (*backward)(BackwardArgs<T>&);
+  SaveSpec (*saves)(const Node&, const std::vector<bool>& need_grad, bool training);
+};
+
+namespace detail {
+
+/// Throws ShapeError prefixed with the node's name and op.
+template <class... Args>
+[[noreturn]] void shape_fail(const Node& node, const Args&... args) {
+  throw ShapeError(node_prefix(node) + concat(args...));
+}
+
+/// A Shape from a vector of extents.
+inline Shape to_shape(const std::vector<std::int64_t>& dims) {
+  return Shape(std::span<const std::int64_t>(dims.data(), dims.size()));
+}
+
+inline void expect_rank(const Node& node, const Shape& s, std::size_t rank, const char* what) {
+  if (s.rank() != rank) shape_fail(node, what, " must have rank ", rank, ", got shape ", s);
+}
+
+/// Pairs of (begin, end) pads, ONNX order [x1_begin, x2_begin, ..., x1_end, x2_end].
+inline std::vector<std::int64_t> spatial_attr(const Node& node, const char* name, std::size_t n,
+                                              std::int64_t fallback) {
+  auto v = node.attrs.get_ints(name, std::vector<std::int64_t>(n, fallback));
+  if (v.size() != n)
+    throw InvalidArgument(concat(node_prefix(node), "attribute \"", name, "\" needs ", n,
+                                 " values, got ", v.size()));
+  return v;
+}
+
+inline void reject_auto_pad(const Node& node) {
+  const auto ap = node.attrs.get_string("auto_pad", "NOTSET");
+  if (ap != "NOTSET")
+    throw UnsupportedError(concat(node_prefix(node), "auto_pad=", ap,
+                                  " is not supported; give explicit pads"));
+}
+
+/// C = alpha op(A) op(B) + beta C; float uses hone::gemm, every other type the reference loops.
+template <class T>
+void matmul(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+            const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+            std::int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    hone::gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    kernels::reference::gemm<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+inline SaveSpec save_none(std::size_t inputs, std::size_t outputs) {
+  return {std::vector<bool>(inputs, false), std::vector<bool>(outputs, false)};
+}
+
+/// A `saves` for ops whose backward reads no input or output.
+inline SaveSpec save_none_fn(const Node& node, const std::vector<bool>& need, bool) {
+  return save_none(need.size(), node.outputs.size());
+}
+
+/// Sums g (shape `from`) into acc (shape `to`), where `to` broadcasts to `from` (numpy rules).
+template <class T>
+void reduce_to(const T* g, const Shape& from, T* acc, const Shape& to) {
+  const std::size_t r = from.rank();
+  const std::size_t off = r - to.rank();
+  std::array<std::int64_t, Shape::max_rank> stride{};
+  {
+    std::int64_t s = 1;
+    for (std::size_t i = to.rank(); i-- > 0;) {
+      stride[i + off] = to[i] == 1 ? 0 : s;
+      s *= to[i];
+    }
+  }
+  const std::int64_t n = from.numel();
+  std::array<std::int64_t, Shape::max_rank> idx{};
+  for (std::int64_t flat = 0; flat < n; ++flat) {
+    std::int64_t o = 0;
+    for (std::size_t d = 0; d < r; ++d) o += idx[d] * stride[d];
+    acc[o] += g[flat];
+    for (std::size_t d = r; d-- > 0;) {
+      if (++idx[d] < from[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace hone

@@ -1,0 +1,161 @@
+// hone/ops/pool.hpp — MaxPool and AveragePool (2-D: kernel_shape, strides, pads, dilations
+// for MaxPool, ceil_mode, count_include_pad for AveragePool), GlobalAveragePool and
+// GlobalMaxPool (any rank >= 3). MaxPool's optional Indices output is not supported.
+#pragma once
+
+#include <algorithm>  // std::max
+#include <limits>     // -infinity
+#include <vector>     // shapes and masks
+
+#include "hone/kernels/reference/pool.hpp"
+#include "hone/ops/op.hpp"
+
+namespace hone::ops {
+
+namespace detail_pool {
+
+inline std::int64_t out_extent(std::int64_t in, std::int64_t k, std::int64_t stride,
+                               std::int64_t pad_begin, std::int64_t pad_end, std::int64_t dil,
+                               bool ceil_mode) {
+  const std::int64_t span = in + pad_begin + pad_end - dil * (k - 1) - 1;
+  std::int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  // The last window must start inside the input or its leading padding (PyTorch's rule).
+  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
+  return out;
+}
+
+inline kernels::reference::Pool2dGeometry geometry(const Node& node, const Shape& x,
+                                                   bool max_pool) {
+  using hone::detail::shape_fail;
+  hone::detail::reject_auto_pad(node);
+  hone::detail::expect_rank(node, x, 4, "input X");
+  if (!node.attrs.has("kernel_shape")) shape_fail(node, "attribute kernel_shape is required");
+  const auto ks = hone::detail::spatial_attr(node, "kernel_shape", 2, 1);
+  const auto strides = hone::detail::spatial_attr(node, "strides", 2, 1);
+  const auto pads = hone::detail::spatial_attr(node, "pads", 4, 0);
+  const auto dil = hone::detail::spatial_attr(node, "dilations", 2, 1);
+  if (!max_pool && (dil[0] != 1 || dil[1] != 1))
+    throw UnsupportedError(hone::detail::node_prefix(node) + "dilations are not supported");
+  const bool ceil_mode = node.attrs.get_int("ceil_mode", 0) != 0;
+  for (int i = 0; i < 2; ++i) {
+    if (ks[i] < 1 || strides[i] < 1 || dil[i] < 1)
+      shape_fail(node, "kernel_shape, strides and dilations must be >= 1");
+    if (pads[i] < 0 || pads[i + 2] < 0) shape_fail(node, "pads must be >= 0");
+    if (pads[i] >= ks[i] || pads[i + 2] >= ks[i])
+      shape_fail(node, "pads must be smaller than the kernel (kernel ", ks[0], "x", ks[1],
+                 ")");
+  }
+  kernels::reference::Pool2dGeometry g{};
+  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
+  g.kh = ks[0]; g.kw = ks[1];
+  g.stride_h = strides[0]; g.stride_w = strides[1];
+  g.pad_top = pads[0]; g.pad_left = pads[1]; g.pad_bottom = pads[2]; g.pad_right = pads[3];
+  g.dilation_h = dil[0]; g.dilation_w = dil[1];
+  g.oh = out_extent(g.h, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.dilation_h, ceil_mode);
+  g.ow = out_extent(g.w, g.kw, g.stride_w, g.pad_left, g.pad_right, g.dilation_w, ceil_mode);
+  if (g.oh < 1 || g.ow < 1)
+    shape_fail(node, "the window (", g.dilation_h * (g.kh - 1) + 1, "x",
+               g.dilation_w * (g.kw - 1) + 1, ") is larger than the padded input ", x);
+  return g;
+}
+
+template <bool Max>
+std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
+  if (node.outputs.size() > 1)
+    throw UnsupportedError(hone::detail::node_prefix(node) + "the Indices output is not supported");
+  const auto g = geometry(node, in[0], Max);
+  return {Shape{g.n, g.c, g.oh, g.ow}};
+}
+
+template <class T, bool Max>
+void forward(ForwardArgs<T>& a) {
+  const auto g = geometry(a.node, a.inputs[0].shape(), Max);
+  if constexpr (Max)
+    kernels::reference::maxpool2d_forward(g, a.inputs[0].data(), a.outputs[0].data());
+  else
+    kernels::reference::avgpool2d_forward(g, a.inputs[0].data(), a.outputs[0].data(),
+                                          a.node.attrs.get_int("count_include_pad", 0) != 0);
+}
+
+template <class T, bool Max>
+void backward(BackwardArgs<T>& a) {
+  const auto g = geometry(a.node, a.input_shapes[0], Max);
+  if constexpr (Max)
+    kernels::reference::maxpool2d_backward(g, a.inputs[0].data(), a.grad_outputs[0].data(),
+                                           a.grad_inputs[0].data());
+  else
+    kernels::reference::avgpool2d_backward(g, a.grad_outputs[0].data(), a.grad_inputs[0].data(),
+                                           a.node.attrs.get_int("count_include_pad", 0) != 0);
+}
+
+template <bool Max>
+SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
+  SaveSpec s = hone::detail::save_none(1, 1);
+  s.inputs[0] = Max && need[0];  // the max position is recomputed from X
+  return s;
+}
+
+// Global pools: X (N,C,d1,...) -> (N,C,1,...,1).
+inline std::vector<Shape> infer_global(const Node& node, std::span<const Shape> in) {
+  const Shape& x = in[0];
+  if (x.rank() < 3) hone::detail::shape_fail(node, "input X must have rank >= 3, got ", x);
+  std::vector<std::int64_t> out(x.begin(), x.end());
+  for (std::size_t i = 2; i < out.size(); ++i) out[i] = 1;
+  return {hone::detail::to_shape(out)};
+}
+
+template <class T, bool Max>
+void forward_global(ForwardArgs<T>& a) {
+  const Tensor<T>& x = a.inputs[0];
+  const std::int64_t planes = x.dim(0) * x.dim(1);
+  const std::int64_t inner = planes == 0 ? 0 : x.numel() / planes;
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T* src = x.data() + p * inner;
+    if constexpr (Max) {
+      T best = -std::numeric_limits<T>::infinity();
+      for (std::int64_t i = 0; i < inner; ++i) best = std::max(best, src[i]);
+      a.outputs[0][p] = best;
+    } else {
+      double s = 0;
+      for (std::int64_t i = 0; i < inner; ++i) s += static_cast<double>(src[i]);
+      a.outputs[0][p] = static_cast<T>(s / static_cast<double>(inner));
+    }
+  }
+}
+
+template <class T, bool Max>
+void backward_global(BackwardArgs<T>& a) {
+  const Shape& xs = a.input_shapes[0];
+  const std::int64_t planes = xs[0] * xs[1];
+  const std::int64_t inner = planes == 0 ? 0 : xs.numel() / planes;
+  T* dx = a.grad_inputs[0].data();
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T g = a.grad_outputs[0][p];
+    if constexpr (Max) {
+      const T* src = a.inputs[0].data() + p * inner;
+      std::int64_t arg = 0;
+      for (std::int64_t i = 1; i < inner; ++i)
+        if (src[i] > src[arg]) arg = i;
+      dx[p * inner + arg] += g;
+    } else {
+      const T share = g / static_cast<T>(inner);
+      for (std::int64_t i = 0; i < inner; ++i) dx[p * inner + i] += share;
+    }
+  }
+}
+
+}  // namespace detail_pool
+
+template <class T>
+void register_pool(std::vector<OpDef<T>>& table) {
+  using namespace detail_pool;
+  table.push_back({"MaxPool", 1, 1, infer<true>, forward<T, true>, backward<T, true>, saves<true>});
+  table.push_back(
+      {"AveragePool", 1, 1, infer<false>, forward<T, false>, backward<T, false>, saves<false>});
+  table.push_back({"GlobalAveragePool", 1, 1, infer_global, forward_global<T, false>,
+                   backward_global<T, false>, saves<false>});
+  table.push_back({"GlobalMaxPool", 1, 1, infer_global, forward_global<T, true>,
+                   backward_global<T, true>, saves<true>});
+}
+
+}  // namespace hone::ops
