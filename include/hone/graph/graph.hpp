@@ -40,6 +40,8 @@ struct Parameter {
   bool trainable = true;  ///< false for frozen parameters and for every buffer
   std::string group;      ///< free-form tag (e.g. "backbone", "head") for optimizer groups
   bool buffer = false;
+  bool constant = false;  ///< a fixed tensor of the model (e.g. an imported ONNX constant):
+                          ///< never trainable, never touched by freeze/unfreeze
 };
 
 /// A graph input: its shape, whose first extent is the batch when `batched` (that extent is
@@ -100,6 +102,14 @@ class Graph {
     return params_.back();
   }
 
+  /// Adds a constant: a fixed tensor read by nodes (an ONNX initializer or Constant that is
+  /// neither a weight nor running state). Never trainable; freeze/unfreeze skip it.
+  Parameter<T>& add_constant(const std::string& name, Tensor<T> data) {
+    claim(name);
+    params_.push_back({name, std::move(data), false, "", false, true});
+    return params_.back();
+  }
+
   /// Adds a node; `name` defaults to "<op>_<index>". Names are checked by analyze().
   Node& add_node(std::string op, std::vector<std::string> inputs,
                  std::vector<std::string> outputs, Attributes attrs = {}, std::string name = {}) {
@@ -128,12 +138,12 @@ class Graph {
     return params_[checked_param(name)];
   }
 
-  /// Sets the trainable flag of every parameter (not buffer) whose name starts with prefix
+  /// Sets the trainable flag of every parameter (not buffer or constant) whose name starts with prefix
   /// ("" = all). Returns how many were changed or confirmed.
   std::size_t set_trainable(const std::string& prefix, bool trainable) {
     std::size_t count = 0;
     for (auto& p : params_)
-      if (!p.buffer && p.name.compare(0, prefix.size(), prefix) == 0) {
+      if (!p.buffer && !p.constant && p.name.compare(0, prefix.size(), prefix) == 0) {
         p.trainable = trainable;
         ++count;
       }
