@@ -1,12 +1,10 @@
-// libFuzzer target over hone's ONNX reader: the protobuf wire format, the ONNX messages and
-// tensor decoding (the property checked is in fuzz_onnx_check.hpp). Built with
+// libFuzzer target over hone's ONNX reader and importer: the protobuf wire format, the ONNX
+// messages, tensor decoding and import_model (the property checked is in fuzz_onnx_check.hpp). Built with
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -Iinclude tests/fuzz/fuzz_onnx.cpp
 // by the ctest entry "fuzz: ONNX reader under libFuzzer" (tests/cmake/run_fuzz.cmake), which
 // starts from tests/fuzz/corpus and tests/fuzz/regressions. An input that crashes it belongs
 // in tests/fuzz/regressions/, where hone_onnx_tests replays it on every test run.
 //
-// TODO(#4): fuzz the importer too: once hone/onnx/import.hpp exists, check_input (in
-// fuzz_onnx_check.hpp) runs import_model<float> on every model that parses.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

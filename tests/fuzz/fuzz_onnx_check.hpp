@@ -6,6 +6,7 @@
 //   - every tensor of a parsed model (initializers, attribute tensors, in subgraphs too)
 //     decodes or throws a hone::Error (ParseError, UnsupportedError, InvalidArgument,
 //     IOError, ShapeError), nothing else; external data is looked up in an empty folder;
+//   - importing a parsed model gives a Graph or throws a hone::Error, nothing else;
 //   - serializing a parsed message and parsing it again gives the same bytes when
 //     serialized once more (serialization is a fixed point after one parse).
 //
@@ -18,6 +19,7 @@
 #include <span>        // input bytes
 #include <string>      // results
 
+#include "hone/onnx/import.hpp"
 #include "hone/onnx/proto.hpp"
 
 namespace hone_fuzz {
@@ -88,8 +90,15 @@ inline std::string check_input(std::span<const std::uint8_t> bytes) {
     const auto twice = ox::serialize(ox::parse_tensor(once));
     if (once != twice) problem += "the tensor's serialization is not a fixed point; ";
   }
-  // TODO(#4): also run hone::onnx::import_model<float> on every parsed model (accepting any
-  // hone::Error) once the importer lands.
+  // The importer on every model that parses: a graph or any hone::Error, nothing else.
+  if (model_parsed) {
+    try {
+      ox::ImportOptions options;
+      options.base_dir = empty_dir();
+      (void)ox::import_model<float>(model, options);
+    } catch (const hone::Error&) {
+    }
+  }
   return problem;
 }
 

@@ -73,6 +73,11 @@ std::vector<Case> cases() {
                attrs().set_int("group", 3).set_ints("strides", {2, 2}).set_ints("pads", {1, 1, 1, 1}),
                {x({2, 3, 5, 5}), param({3, 1, 3, 3}), param({3})}});
   c.push_back({"conv 1x1", "Conv", attrs(), {x({2, 4, 3, 3}), param({5, 4, 1, 1})}});
+  c.push_back({"conv auto_pad SAME_UPPER stride 2", "Conv",
+               attrs().set_string("auto_pad", "SAME_UPPER").set_ints("strides", {2, 2}),
+               {x({1, 2, 7, 6}), param({3, 2, 3, 2}), param({3})}});
+  c.push_back({"conv auto_pad VALID", "Conv", attrs().set_string("auto_pad", "VALID"),
+               {x({1, 2, 5, 5}), param({2, 2, 3, 3})}});
   c.push_back({"conv input gradient only (frozen weight)", "Conv", attrs().set_ints("pads", {1, 1, 1, 1}),
                {x({1, 2, 4, 4}), constant({3, 2, 3, 3}, -1, 1), constant({3}, -1, 1)}});
   c.push_back({"conv weight gradient only (frozen input)", "Conv", attrs().set_ints("strides", {2, 2}),
@@ -109,6 +114,11 @@ std::vector<Case> cases() {
                {x({2, 3, 2, 2}), param({3}, 0.5, 1.5), param({3}), buffer({3}, -1, 1), buffer({3}, 0.5, 2)}};
   bn_eval.mode = Mode::eval;
   c.push_back(bn_eval);
+  Case bn_outputs{"batchnorm eval with running-statistics outputs", "BatchNormalization", attrs(),
+                  {x({2, 3, 2, 2}), param({3}, 0.5, 1.5), param({3}), buffer({3}, -1, 1), buffer({3}, 0.5, 2)}};
+  bn_outputs.mode = Mode::eval;
+  bn_outputs.outputs = 3;
+  c.push_back(bn_outputs);
   // Unary
   const Shape u{2, 3, 4};
   c.push_back({"relu", "Relu", attrs(), {x(u)}});
@@ -155,6 +165,22 @@ std::vector<Case> cases() {
                attrs().set_ints("kernel_shape", {3, 3}).set_ints("strides", {2, 2}).set_ints("pads", {1, 1, 1, 1})
                    .set_int("count_include_pad", 1).set_int("ceil_mode", 1),
                {x({1, 2, 6, 6})}});
+  c.push_back({"maxpool 1-D stride 2 pad 1", "MaxPool",
+               attrs().set_ints("kernel_shape", {3}).set_ints("strides", {2}).set_ints("pads", {1, 1}),
+               {x({2, 3, 9})}});
+  c.push_back({"maxpool 3-D dilation", "MaxPool",
+               attrs().set_ints("kernel_shape", {2, 2, 2}).set_ints("dilations", {1, 2, 1}),
+               {x({1, 2, 4, 5, 4})}});
+  c.push_back({"maxpool auto_pad SAME_LOWER", "MaxPool",
+               attrs().set_ints("kernel_shape", {3, 2}).set_ints("strides", {2, 2}).set_string("auto_pad", "SAME_LOWER"),
+               {x({1, 1, 7, 6})}});
+  c.push_back({"avgpool 3-D count_include_pad, ceil_mode", "AveragePool",
+               attrs().set_ints("kernel_shape", {2, 2, 2}).set_ints("strides", {2, 2, 2})
+                   .set_ints("pads", {1, 0, 1, 0, 1, 1}).set_int("count_include_pad", 1).set_int("ceil_mode", 1),
+               {x({1, 2, 3, 4, 3})}});
+  c.push_back({"avgpool 1-D auto_pad SAME_UPPER", "AveragePool",
+               attrs().set_ints("kernel_shape", {4}).set_ints("strides", {3}).set_string("auto_pad", "SAME_UPPER"),
+               {x({1, 2, 10})}});
   c.push_back({"global average pool", "GlobalAveragePool", attrs(), {x({2, 3, 3, 2})}});
   c.push_back({"global max pool", "GlobalMaxPool", attrs(), {x({2, 3, 3, 2})}});
   // Shape ops
@@ -199,6 +225,16 @@ std::vector<Case> cases() {
                {x({6, 4}, -2, 2), labels({6}, 4), constant({4}, 0.5, 2)}});
   c.push_back({"cross entropy sum reduction", "SoftmaxCrossEntropyLoss",
                attrs().set_string("reduction", "sum"), {x({3, 4}, -2, 2), labels({3}, 4)}});
+  c.push_back({"cross entropy (N,C,d1,d2), weights, ignore_index", "SoftmaxCrossEntropyLoss",
+               attrs().set_int("ignore_index", 1),
+               {x({2, 4, 3, 2}, -2, 2), labels({2, 3, 2}, 4), constant({4}, 0.5, 2)}});
+  c.push_back({"cross entropy reduction none (N,C,d)", "SoftmaxCrossEntropyLoss",
+               attrs().set_string("reduction", "none").set_float("label_smoothing", 0.2),
+               {x({3, 4, 5}, -2, 2), labels({3, 5}, 4)}});
+  Case xent_logp{"cross entropy with the log_prob output", "SoftmaxCrossEntropyLoss", attrs(),
+                 {x({3, 4}, -2, 2), labels({3}, 4)}};
+  xent_logp.outputs = 2;
+  c.push_back(xent_logp);
   c.push_back({"mse", "MeanSquaredError", attrs(), {x({3, 4}), x({3, 4})}});
   c.push_back({"bce with logits", "BinaryCrossEntropyWithLogits", attrs(), {x({3, 4}, -3, 3), x({3, 4}, 0, 1)}});
   return c;

@@ -153,14 +153,25 @@ TEST_CASE("graph: validation errors name the node and the problem", "[graph]") {
     CHECK_THROWS_WITH(g.validate(), "[hone.shape] node \"r\" (Reshape): target shape (2, 5) holds 10 "
                                     "elements but input (2, 3, 4) holds 24");
   }
-  SECTION("auto_pad is rejected") {
+  SECTION("an unknown auto_pad is rejected naming the node") {
     Graph<float> h;
     h.add_input("x", Shape{1, 3, 8, 8});
     h.add_parameter("w", Tensor<float>(Shape{8, 3, 3, 3}));
     Attributes a;
-    a.set_string("auto_pad", "SAME_UPPER");
+    a.set_string("auto_pad", "SAME_MIDDLE");
     h.add_node("Conv", {"x", "w"}, {"y"}, a, "c");
-    CHECK_THROWS_AS(h.validate(), hone::UnsupportedError);
+    CHECK_THROWS_WITH(h.validate(), Catch::Contains("node \"c\"") && Catch::Contains("SAME_MIDDLE"));
+  }
+  SECTION("auto_pad SAME_UPPER keeps ceil(extent / stride)") {
+    Graph<float> h;
+    h.add_input("x", Shape{1, 3, 7, 8});
+    h.add_parameter("w", Tensor<float>(Shape{8, 3, 3, 3}));
+    Attributes a;
+    a.set_string("auto_pad", "SAME_UPPER").set_ints("strides", {2, 3});
+    h.add_node("Conv", {"x", "w"}, {"y"}, a, "c");
+    h.add_output("y");
+    const auto an = h.analyze();
+    CHECK(an.shapes[an.value("y")] == Shape{1, 8, 4, 3});
   }
 }
 

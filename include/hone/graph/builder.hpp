@@ -145,7 +145,7 @@ class Builder {
     graph_.add_buffer(name + ".running_mean", Tensor<T>({c}, T(0)));
     graph_.add_buffer(name + ".running_var", Tensor<T>({c}, T(1)));
     Attributes a;
-    a.set_float("epsilon", epsilon).set_float("momentum", momentum);
+    a.set_float("epsilon", epsilon).set_float("momentum", momentum).set_int("unbiased_running_var", 1);
     const Shape cs{c};
     return op("BatchNormalization",
               {x, {name + ".weight", cs}, {name + ".bias", cs}, {name + ".running_mean", cs},

@@ -91,12 +91,11 @@ void constant_of_shape(Context<T>& c) {
   out.dims = dims;
   out.integer = fill.integer;
   out.onnx_type = fill.onnx_type;
-  std::int64_t n = 1;
-  for (auto d : dims) {
+  for (auto d : dims)
     if (d < 0 || d == kBatch) c.unsupported("ConstantOfShape with a symbolic or negative extent");
-    n *= d;
-    if (n > (std::int64_t{1} << 28)) c.fail("ConstantOfShape larger than 2^28 elements");
-  }
+  detail::check_fold_size(dims, c.where());
+  std::int64_t n = 1;
+  for (auto d : dims) n *= d;
   if (out.integer) out.ints.assign(static_cast<std::size_t>(n), fill.ints[0]);
   else out.reals.assign(static_cast<std::size_t>(n), fill.reals[0]);
   c.set_const(0, std::move(out));

@@ -1,5 +1,5 @@
-// hone/ops/conv.hpp — Conv (ONNX, 2-D): stride, asymmetric pads, dilation, groups (depthwise
-// included), optional bias. Inputs X (N,C,H,W), W (OC,C/group,KH,KW), B (OC).
+// hone/ops/conv.hpp — Conv (ONNX, 2-D): stride, asymmetric pads or auto_pad, dilation, groups
+// (depthwise included), optional bias. Inputs X (N,C,H,W), W (OC,C/group,KH,KW), B (OC).
 //
 // double runs the reference loops (kernels/reference/conv.hpp), the oracle. float lowers each
 // image and group to a GEMM through im2col and calls hone::gemm (multi-threaded): a stopgap
@@ -18,14 +18,14 @@ namespace detail_conv {
 
 inline kernels::reference::Conv2dGeometry geometry(const Node& node, std::span<const Shape> in) {
   using hone::detail::shape_fail;
-  hone::detail::reject_auto_pad(node);
   const Shape& x = in[0];
   const Shape& w = in[1];
   hone::detail::expect_rank(node, x, 4, "input X");
   hone::detail::expect_rank(node, w, 4, "weight W");
   const auto strides = hone::detail::spatial_attr(node, "strides", 2, 1);
-  const auto pads = hone::detail::spatial_attr(node, "pads", 4, 0);
   const auto dil = hone::detail::spatial_attr(node, "dilations", 2, 1);
+  const std::int64_t spatial[2] = {x[2], x[3]}, kernel[2] = {w[2], w[3]};
+  const auto pads = hone::detail::resolve_pads(node, spatial, kernel, strides, dil);
   const std::int64_t group = node.attrs.get_int("group", 1);
   if (group < 1) shape_fail(node, "group must be >= 1, got ", group);
   for (auto s : strides)

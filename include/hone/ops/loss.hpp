@@ -1,9 +1,11 @@
 // hone/ops/loss.hpp — Softmax and LogSoftmax (ONNX opset 13: one `axis`, default -1) and the
 // losses, each producing a scalar (shape ()).
 //
-// SoftmaxCrossEntropyLoss: scores (N,C), labels (N) holding class indices as T values,
-// optional class weights (C). Attributes ignore_index (none by default), label_smoothing
-// (0; a hone extension with PyTorch's definition), reduction "mean" or "sum". With weights
+// SoftmaxCrossEntropyLoss: scores (N,C,d1,...,dk), labels (N,d1,...,dk) holding class indices
+// as T values, optional class weights (C). Attributes ignore_index (none by default),
+// label_smoothing (0; a hone extension with PyTorch's definition), reduction "mean", "sum"
+// or "none" (per-sample losses, shape of labels; ignored samples 0). Optional second output
+// log_prob: log-softmax of the scores over C (differentiable). With weights
 // w and smoothing e the loss of sample i is
 //   (1-e) w[y_i] (-log p_{i,y_i}) + (e/C) sum_c w[c] (-log p_{i,c}),
 // and "mean" divides the sum by sum_i w[y_i] over non-ignored samples: torch.nn.functional
@@ -97,33 +99,64 @@ inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 
 namespace detail_xent {
 
-inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
-  hone::detail::expect_rank(node, in[0], 2, "scores");
-  if (!(in[1] == Shape{in[0][0]}))
-    hone::detail::shape_fail(node, "labels must have shape (", in[0][0], ") for scores ", in[0],
-                             ", got ", in[1]);
-  if (in.size() > 2 && !(in[2] == Shape{in[0][1]}))
-    hone::detail::shape_fail(node, "weights must have shape (", in[0][1], "), got ", in[2]);
-  const auto red = node.attrs.get_string("reduction", "mean");
-  if (red != "mean" && red != "sum")
-    throw UnsupportedError(hone::detail::node_prefix(node) + "reduction \"" + red +
-                           "\" is not supported (mean, sum)");
-  return {Shape{}};
+// Scores (N, C, d1, ..., dk), labels (N, d1, ..., dk): sample i = (n, d) reads scores at
+// n*C*D + c*D + d (D = d1*...*dk) and its label at i.
+struct Layout {
+  std::int64_t n, classes, inner;
+  std::int64_t at(std::int64_t i, std::int64_t c) const {
+    return (i / inner) * classes * inner + c * inner + i % inner;
+  }
+};
+inline Layout layout(const Shape& scores) {
+  std::int64_t inner = 1;
+  for (std::size_t d = 2; d < scores.rank(); ++d) inner *= scores[d];
+  return {scores[0], scores[1], inner};
 }
 
-/// Calls f(i, label, log-probabilities row, per-class coefficient a_c) for each counted row,
-/// and returns the normaliser. loss = sum_i sum_c a_c (-logp_c) / normaliser.
+inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
+  const Shape& x = in[0];
+  if (x.rank() < 2) hone::detail::shape_fail(node, "scores must have rank >= 2 (N, C, ...), got ", x);
+  std::vector<std::int64_t> label_dims = {x[0]};
+  for (std::size_t d = 2; d < x.rank(); ++d) label_dims.push_back(x[d]);
+  const Shape labels = hone::detail::to_shape(label_dims);
+  if (!(in[1] == labels))
+    hone::detail::shape_fail(node, "labels must have shape ", labels, " for scores ", x, ", got ", in[1]);
+  if (in.size() > 2 && !(in[2] == Shape{x[1]}))
+    hone::detail::shape_fail(node, "weights must have shape (", x[1], "), got ", in[2]);
+  const auto red = node.attrs.get_string("reduction", "mean");
+  if (red != "mean" && red != "sum" && red != "none")
+    throw InvalidArgument(hone::detail::node_prefix(node) + "reduction \"" + red +
+                          "\" is not one of mean, sum, none");
+  if (node.outputs.size() > 2)
+    hone::detail::shape_fail(node, "at most 2 outputs (loss, log_prob), got ", node.outputs.size());
+  std::vector<Shape> out = {red == "none" ? labels : Shape{}};
+  if (node.outputs.size() > 1) out.push_back(x);
+  return out;
+}
+
+/// Calls f(i, label, log-probabilities row, per-class coefficient a_c) for each counted
+/// sample, and returns the normaliser. loss_i = sum_c a_c (-logp_c); the reduced loss is
+/// sum_i loss_i / normaliser. `all_logp` (when given) receives every sample's row.
 template <class T, class F>
 double visit(const Node& node, const Tensor<T>& scores, const Tensor<T>& labels,
-             const Tensor<T>* weights, F&& f) {
-  const std::int64_t n = scores.dim(0), classes = scores.dim(1);
+             const Tensor<T>* weights, F&& f, T* all_logp = nullptr) {
+  const Layout l = layout(scores.shape());
+  const std::int64_t classes = l.classes;
   const bool has_ignore = node.attrs.has("ignore_index");
   const std::int64_t ignore = node.attrs.get_int("ignore_index", 0);
   const double eps = node.attrs.get_float("label_smoothing", 0.0);
   const bool mean = node.attrs.get_string("reduction", "mean") == "mean";
   double norm = 0;
   std::vector<double> logp(static_cast<std::size_t>(classes)), coef(logp.size());
-  for (std::int64_t i = 0; i < n; ++i) {
+  for (std::int64_t i = 0; i < l.n * l.inner; ++i) {
+    double mx = -INFINITY, s = 0;
+    for (std::int64_t c = 0; c < classes; ++c) mx = std::fmax(mx, static_cast<double>(scores[l.at(i, c)]));
+    for (std::int64_t c = 0; c < classes; ++c) s += std::exp(static_cast<double>(scores[l.at(i, c)]) - mx);
+    const double lse = mx + std::log(s);
+    for (std::int64_t c = 0; c < classes; ++c) {
+      logp[static_cast<std::size_t>(c)] = static_cast<double>(scores[l.at(i, c)]) - lse;
+      if (all_logp) all_logp[l.at(i, c)] = static_cast<T>(logp[static_cast<std::size_t>(c)]);
+    }
     const double lv = static_cast<double>(labels[i]);
     const auto y = static_cast<std::int64_t>(std::llround(lv));
     if (has_ignore && y == ignore) continue;
@@ -131,16 +164,9 @@ double visit(const Node& node, const Tensor<T>& scores, const Tensor<T>& labels,
       throw InvalidArgument(hone::detail::node_prefix(node) +
                             hone::detail::concat("label ", lv, " of sample ", i,
                                                  " is not a class index in [0, ", classes, ")"));
-    const T* row = scores.data() + i * classes;
-    double mx = -INFINITY, s = 0;
-    for (std::int64_t c = 0; c < classes; ++c) mx = std::fmax(mx, static_cast<double>(row[c]));
-    for (std::int64_t c = 0; c < classes; ++c) s += std::exp(static_cast<double>(row[c]) - mx);
-    const double lse = mx + std::log(s);
     for (std::int64_t c = 0; c < classes; ++c) {
-      const auto k = static_cast<std::size_t>(c);
-      logp[k] = static_cast<double>(row[c]) - lse;
       const double wc = weights ? static_cast<double>((*weights)[c]) : 1.0;
-      coef[k] = eps / static_cast<double>(classes) * wc;
+      coef[static_cast<std::size_t>(c)] = eps / static_cast<double>(classes) * wc;
     }
     const double wy = weights ? static_cast<double>((*weights)[y]) : 1.0;
     coef[static_cast<std::size_t>(y)] += (1 - eps) * wy;
@@ -150,48 +176,67 @@ double visit(const Node& node, const Tensor<T>& scores, const Tensor<T>& labels,
   return mean ? norm : 1.0;
 }
 
+inline bool unreduced(const Node& node) { return node.attrs.get_string("reduction", "mean") == "none"; }
+
 template <class T>
 void forward(ForwardArgs<T>& a) {
+  const bool none = unreduced(a.node);
   double total = 0;
-  const double norm = visit(a.node, a.inputs[0], a.inputs[1],
-                            a.inputs.size() > 2 ? &a.inputs[2] : nullptr,
-                            [&](std::int64_t, const std::vector<double>& logp,
-                                const std::vector<double>& coef) {
-                              for (std::size_t c = 0; c < logp.size(); ++c) total -= coef[c] * logp[c];
-                            });
-  a.outputs[0][0] = static_cast<T>(norm > 0 ? total / norm : 0.0);
+  T* all_logp = a.outputs.size() > 1 ? a.outputs[1].data() : nullptr;
+  const double norm = visit(
+      a.node, a.inputs[0], a.inputs[1], a.inputs.size() > 2 ? &a.inputs[2] : nullptr,
+      [&](std::int64_t i, const std::vector<double>& logp, const std::vector<double>& coef) {
+        double li = 0;
+        for (std::size_t c = 0; c < logp.size(); ++c) li -= coef[c] * logp[c];
+        if (none) a.outputs[0][i] = static_cast<T>(li);
+        total += li;
+      },
+      all_logp);
+  if (!none) a.outputs[0][0] = static_cast<T>(norm > 0 ? total / norm : 0.0);
 }
 
-// d/dz_k of sum_c a_c (-log p_c) = p_k sum_c a_c - a_k.
+// d/dz_k of sum_c a_c (-log p_c) = p_k sum_c a_c - a_k; through log_prob: d logp_c/dz_k =
+// [c = k] - p_k.
 template <class T>
 void backward(BackwardArgs<T>& a) {
   if (a.need_grad.size() > 2 && a.need_grad[2])
     throw UnsupportedError(hone::detail::node_prefix(a.node) +
                            "gradients with respect to the class weights are not supported");
   if (!a.need_grad[0]) return;
-  const double g = static_cast<double>(a.grad_outputs[0][0]);
+  const bool none = unreduced(a.node);
+  const Layout l = layout(a.input_shapes[0]);
   T* dz = a.grad_inputs[0].data();
-  const std::int64_t classes = a.input_shapes[0][1];
   std::vector<std::pair<std::int64_t, std::vector<double>>> rows;
-  const double norm = visit(a.node, a.inputs[0], a.inputs[1],
-                            a.inputs.size() > 2 ? &a.inputs[2] : nullptr,
-                            [&](std::int64_t i, const std::vector<double>& logp,
-                                const std::vector<double>& coef) {
-                              double sum_a = 0;
-                              for (double c : coef) sum_a += c;
-                              std::vector<double> d(logp.size());
-                              for (std::size_t c = 0; c < logp.size(); ++c)
-                                d[c] = std::exp(logp[c]) * sum_a - coef[c];
-                              rows.emplace_back(i, std::move(d));
-                            });
-  if (norm <= 0) return;
-  for (const auto& [i, d] : rows)
-    for (std::int64_t c = 0; c < classes; ++c)
-      dz[i * classes + c] += static_cast<T>(g * d[static_cast<std::size_t>(c)] / norm);
+  Tensor<T> logp_all(a.input_shapes[0]);
+  const double norm = visit(
+      a.node, a.inputs[0], a.inputs[1], a.inputs.size() > 2 ? &a.inputs[2] : nullptr,
+      [&](std::int64_t i, const std::vector<double>& logp, const std::vector<double>& coef) {
+        double sum_a = 0;
+        for (double c : coef) sum_a += c;
+        std::vector<double> d(logp.size());
+        for (std::size_t c = 0; c < logp.size(); ++c) d[c] = std::exp(logp[c]) * sum_a - coef[c];
+        rows.emplace_back(i, std::move(d));
+      },
+      logp_all.data());
+  for (const auto& [i, d] : rows) {
+    const double g = none ? static_cast<double>(a.grad_outputs[0][i])
+                          : (norm > 0 ? static_cast<double>(a.grad_outputs[0][0]) / norm : 0.0);
+    for (std::int64_t c = 0; c < l.classes; ++c) dz[l.at(i, c)] += static_cast<T>(g * d[static_cast<std::size_t>(c)]);
+  }
+  if (a.grad_outputs.size() > 1) {
+    const Tensor<T>& glp = a.grad_outputs[1];
+    for (std::int64_t i = 0; i < l.n * l.inner; ++i) {
+      double sum = 0;
+      for (std::int64_t c = 0; c < l.classes; ++c) sum += static_cast<double>(glp[l.at(i, c)]);
+      for (std::int64_t c = 0; c < l.classes; ++c)
+        dz[l.at(i, c)] += static_cast<T>(static_cast<double>(glp[l.at(i, c)]) -
+                                         std::exp(static_cast<double>(logp_all[l.at(i, c)])) * sum);
+    }
+  }
 }
 
-inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
-  SaveSpec s = hone::detail::save_none(need.size(), 1);
+inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool) {
+  SaveSpec s = hone::detail::save_none(need.size(), node.outputs.size());
   for (std::size_t i = 0; i < need.size(); ++i) s.inputs[i] = need[0];
   return s;
 }

@@ -4,11 +4,14 @@
 // Training mode normalises with the batch statistics (biased variance) and updates the
 // running buffers in place with ONNX's convention, running = running*momentum +
 // batch*(1-momentum) (PyTorch's momentum m is ONNX's 1-m). The running variance takes the
-// unbiased batch variance, as PyTorch does (the ONNX reference uses the biased one); this
-// is what a PyTorch-trained model expects. Eval mode normalises with the running buffers.
+// biased batch variance (ONNX's reference) unless the hone attribute unbiased_running_var
+// is 1 (PyTorch's rule, which the builder sets and the importer sets for models exported for
+// inference). Eval mode normalises with the running buffers. The optional outputs 1 and 2
+// (ONNX opset 14+ training mode) are the running mean and variance after the update.
 // The running buffers never receive gradients.
 #pragma once
 
+#include <algorithm>  // std::copy_n
 #include <cmath>   // std::sqrt
 #include <vector>  // shapes and masks
 
@@ -26,7 +29,11 @@ inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
     if (!(in[i] == Shape{x[1]}))
       hone::detail::shape_fail(node, names[i], " must have shape (", x[1], ") for input ", x,
                                ", got ", in[i]);
-  return {x};
+  if (node.outputs.size() > 3)
+    hone::detail::shape_fail(node, "at most 3 outputs (Y, running_mean, running_var), got ", node.outputs.size());
+  std::vector<Shape> out = {x};
+  while (out.size() < node.outputs.size()) out.push_back(Shape{x[1]});
+  return out;
 }
 
 struct Layout {
@@ -42,6 +49,7 @@ void forward(ForwardArgs<T>& a) {
   const Layout l = layout(x.shape());
   const double eps = a.node.attrs.get_float("epsilon", 1e-5);
   const double momentum = a.node.attrs.get_float("momentum", 0.9);
+  const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0;
   const T* scale = a.inputs[1].data();
   const T* bias = a.inputs[2].data();
   Tensor<T> running_mean = a.inputs[3];  // handles: writes reach the graph's buffers
@@ -62,9 +70,9 @@ void forward(ForwardArgs<T>& a) {
           s2 += d * d;
         }
       var = s2 / count;
-      const double unbiased = count > 1 ? s2 / (count - 1) : var;
+      const double update = unbiased_running && count > 1 ? s2 / (count - 1) : var;
       running_mean[c] = static_cast<T>(static_cast<double>(running_mean[c]) * momentum + mu * (1 - momentum));
-      running_var[c] = static_cast<T>(static_cast<double>(running_var[c]) * momentum + unbiased * (1 - momentum));
+      running_var[c] = static_cast<T>(static_cast<double>(running_var[c]) * momentum + update * (1 - momentum));
     } else {
       mu = static_cast<double>(running_mean[c]);
       var = static_cast<double>(running_var[c]);
@@ -80,6 +88,8 @@ void forward(ForwardArgs<T>& a) {
                                           static_cast<double>(bias[c]));
       }
   }
+  if (a.outputs.size() > 1) std::copy_n(running_mean.data(), l.c, a.outputs[1].data());
+  if (a.outputs.size() > 2) std::copy_n(running_var.data(), l.c, a.outputs[2].data());
   if (a.save) {
     a.saved.push_back(mean);
     a.saved.push_back(inv_std);
@@ -125,8 +135,8 @@ void backward(BackwardArgs<T>& a) {
   }
 }
 
-inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool training) {
-  SaveSpec s = hone::detail::save_none(need.size(), 1);
+inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool training) {
+  SaveSpec s = hone::detail::save_none(need.size(), node.outputs.size());
   s.inputs[0] = need[1] || (need[0] && training);
   s.inputs[1] = need[0];
   return s;

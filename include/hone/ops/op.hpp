@@ -11,6 +11,7 @@
 // declare in `saves` are undefined tensors (their shapes are in input_shapes/output_shapes).
 #pragma once
 
+#include <algorithm>    // std::max
 #include <array>        // index arithmetic in reduce_to
 #include <cstdint>      // std::int64_t
 #include <span>         // views of inputs and shapes
@@ -97,11 +98,31 @@ inline std::vector<std::int64_t> spatial_attr(const Node& node, const char* name
   return v;
 }
 
-inline void reject_auto_pad(const Node& node) {
+/// The pads of a window op ([x1_begin, ..., x1_end, ...], ONNX order) for spatial extents
+/// `in`, from `pads` or from auto_pad: VALID is no padding; SAME_UPPER / SAME_LOWER pad so
+/// that out = ceil(in / stride), the odd extra at the end (UPPER) or the beginning (LOWER).
+inline std::vector<std::int64_t> resolve_pads(const Node& node, std::span<const std::int64_t> in,
+                                              std::span<const std::int64_t> kernel,
+                                              std::span<const std::int64_t> strides,
+                                              std::span<const std::int64_t> dilations) {
+  const std::size_t n = in.size();
   const auto ap = node.attrs.get_string("auto_pad", "NOTSET");
-  if (ap != "NOTSET")
-    throw UnsupportedError(concat(node_prefix(node), "auto_pad=", ap,
-                                  " is not supported; give explicit pads"));
+  if (ap == "NOTSET") return spatial_attr(node, "pads", 2 * n, 0);
+  std::vector<std::int64_t> pads(2 * n, 0);
+  if (ap == "VALID") return pads;
+  if (ap != "SAME_UPPER" && ap != "SAME_LOWER")
+    throw InvalidArgument(concat(node_prefix(node), "auto_pad=", ap,
+                                 " is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (strides[i] < 1) throw ShapeError(concat(node_prefix(node), "strides must be >= 1"));
+    const std::int64_t out = (in[i] + strides[i] - 1) / strides[i];
+    const std::int64_t total =
+        std::max<std::int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in[i]);
+    const std::int64_t small = total / 2, big = total - small;
+    pads[i] = ap == "SAME_UPPER" ? small : big;
+    pads[i + n] = ap == "SAME_UPPER" ? big : small;
+  }
+  return pads;
 }
 
 /// C = alpha op(A) op(B) + beta C; float uses hone::gemm, every other type the reference loops.

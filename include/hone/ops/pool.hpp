@@ -1,5 +1,5 @@
-// hone/ops/pool.hpp — MaxPool and AveragePool (2-D: kernel_shape, strides, pads, dilations
-// for MaxPool, ceil_mode, count_include_pad for AveragePool), GlobalAveragePool and
+// hone/ops/pool.hpp — MaxPool and AveragePool (1-D, 2-D and 3-D: kernel_shape, strides, pads
+// or auto_pad, dilations for MaxPool, ceil_mode, count_include_pad for AveragePool), GlobalAveragePool and
 // GlobalMaxPool (any rank >= 3). MaxPool's optional Indices output is not supported.
 #pragma once
 
@@ -24,38 +24,40 @@ inline std::int64_t out_extent(std::int64_t in, std::int64_t k, std::int64_t str
   return out;
 }
 
-inline kernels::reference::Pool2dGeometry geometry(const Node& node, const Shape& x,
-                                                   bool max_pool) {
+inline kernels::reference::PoolGeometry geometry(const Node& node, const Shape& x, bool max_pool) {
   using hone::detail::shape_fail;
-  hone::detail::reject_auto_pad(node);
-  hone::detail::expect_rank(node, x, 4, "input X");
+  if (x.rank() < 3 || x.rank() > 5)
+    shape_fail(node, "input X must be (N, C, W), (N, C, H, W) or (N, C, D, H, W), got shape ", x);
+  const std::size_t nd = x.rank() - 2;
   if (!node.attrs.has("kernel_shape")) shape_fail(node, "attribute kernel_shape is required");
-  const auto ks = hone::detail::spatial_attr(node, "kernel_shape", 2, 1);
-  const auto strides = hone::detail::spatial_attr(node, "strides", 2, 1);
-  const auto pads = hone::detail::spatial_attr(node, "pads", 4, 0);
-  const auto dil = hone::detail::spatial_attr(node, "dilations", 2, 1);
-  if (!max_pool && (dil[0] != 1 || dil[1] != 1))
-    throw UnsupportedError(hone::detail::node_prefix(node) + "dilations are not supported");
+  const auto ks = hone::detail::spatial_attr(node, "kernel_shape", nd, 1);
+  const auto strides = hone::detail::spatial_attr(node, "strides", nd, 1);
+  const auto dil = hone::detail::spatial_attr(node, "dilations", nd, 1);
+  const std::vector<std::int64_t> spatial(x.begin() + 2, x.end());
+  const auto pads = hone::detail::resolve_pads(node, spatial, ks, strides, dil);
   const bool ceil_mode = node.attrs.get_int("ceil_mode", 0) != 0;
-  for (int i = 0; i < 2; ++i) {
+  kernels::reference::PoolGeometry g{};
+  g.n = x[0];
+  g.c = x[1];
+  for (std::size_t i = 0; i < nd; ++i) {
     if (ks[i] < 1 || strides[i] < 1 || dil[i] < 1)
       shape_fail(node, "kernel_shape, strides and dilations must be >= 1");
-    if (pads[i] < 0 || pads[i + 2] < 0) shape_fail(node, "pads must be >= 0");
-    if (pads[i] >= ks[i] || pads[i + 2] >= ks[i])
-      shape_fail(node, "pads must be smaller than the kernel (kernel ", ks[0], "x", ks[1],
-                 ")");
+    if (!max_pool && dil[i] != 1)
+      throw UnsupportedError(hone::detail::node_prefix(node) + "dilations are not supported");
+    if (pads[i] < 0 || pads[i + nd] < 0) shape_fail(node, "pads must be >= 0");
+    if (node.attrs.get_string("auto_pad", "NOTSET") == "NOTSET" && (pads[i] >= ks[i] || pads[i + nd] >= ks[i]))
+      shape_fail(node, "pads must be smaller than the kernel");
+    const std::size_t a = 3 - nd + i;  // spatial axis i lands on D, H or W
+    g.in[a] = spatial[i];
+    g.k[a] = ks[i];
+    g.stride[a] = strides[i];
+    g.dilation[a] = dil[i];
+    g.pad_begin[a] = pads[i];
+    g.pad_end[a] = pads[i + nd];
+    g.out[a] = out_extent(g.in[a], g.k[a], g.stride[a], g.pad_begin[a], g.pad_end[a], g.dilation[a], ceil_mode);
+    if (g.out[a] < 1)
+      shape_fail(node, "the window (", g.dilation[a] * (g.k[a] - 1) + 1, ") is larger than the padded input ", x);
   }
-  kernels::reference::Pool2dGeometry g{};
-  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
-  g.kh = ks[0]; g.kw = ks[1];
-  g.stride_h = strides[0]; g.stride_w = strides[1];
-  g.pad_top = pads[0]; g.pad_left = pads[1]; g.pad_bottom = pads[2]; g.pad_right = pads[3];
-  g.dilation_h = dil[0]; g.dilation_w = dil[1];
-  g.oh = out_extent(g.h, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.dilation_h, ceil_mode);
-  g.ow = out_extent(g.w, g.kw, g.stride_w, g.pad_left, g.pad_right, g.dilation_w, ceil_mode);
-  if (g.oh < 1 || g.ow < 1)
-    shape_fail(node, "the window (", g.dilation_h * (g.kh - 1) + 1, "x",
-               g.dilation_w * (g.kw - 1) + 1, ") is larger than the padded input ", x);
   return g;
 }
 
@@ -64,16 +66,18 @@ std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
   if (node.outputs.size() > 1)
     throw UnsupportedError(hone::detail::node_prefix(node) + "the Indices output is not supported");
   const auto g = geometry(node, in[0], Max);
-  return {Shape{g.n, g.c, g.oh, g.ow}};
+  std::vector<std::int64_t> out = {g.n, g.c};
+  for (std::size_t a = 5 - in[0].rank(); a < 3; ++a) out.push_back(g.out[a]);
+  return {hone::detail::to_shape(out)};
 }
 
 template <class T, bool Max>
 void forward(ForwardArgs<T>& a) {
   const auto g = geometry(a.node, a.inputs[0].shape(), Max);
   if constexpr (Max)
-    kernels::reference::maxpool2d_forward(g, a.inputs[0].data(), a.outputs[0].data());
+    kernels::reference::maxpool_forward(g, a.inputs[0].data(), a.outputs[0].data());
   else
-    kernels::reference::avgpool2d_forward(g, a.inputs[0].data(), a.outputs[0].data(),
+    kernels::reference::avgpool_forward(g, a.inputs[0].data(), a.outputs[0].data(),
                                           a.node.attrs.get_int("count_include_pad", 0) != 0);
 }
 
@@ -81,10 +85,10 @@ template <class T, bool Max>
 void backward(BackwardArgs<T>& a) {
   const auto g = geometry(a.node, a.input_shapes[0], Max);
   if constexpr (Max)
-    kernels::reference::maxpool2d_backward(g, a.inputs[0].data(), a.grad_outputs[0].data(),
+    kernels::reference::maxpool_backward(g, a.inputs[0].data(), a.grad_outputs[0].data(),
                                            a.grad_inputs[0].data());
   else
-    kernels::reference::avgpool2d_backward(g, a.grad_outputs[0].data(), a.grad_inputs[0].data(),
+    kernels::reference::avgpool_backward(g, a.grad_outputs[0].data(), a.grad_inputs[0].data(),
                                            a.node.attrs.get_int("count_include_pad", 0) != 0);
 }
 

@@ -224,6 +224,19 @@ inline Const fold_slice(const Const& data, std::vector<std::int64_t> starts,
   return out;
 }
 
+/// Folded constants are small (shape arithmetic); a fold that would produce more elements
+/// than this is refused rather than allocated.
+inline constexpr std::int64_t kMaxFoldElements = std::int64_t{1} << 24;
+
+inline void check_fold_size(const std::vector<std::int64_t>& dims, const std::string& where) {
+  std::int64_t n = 1;
+  for (auto d : dims) {
+    if (d < 0) fold_fail(where, "negative extent in a folded constant");
+    if (d != 0 && n > kMaxFoldElements / d) fold_fail(where, "constant folding would produce more than 2^24 elements");
+    n *= d;
+  }
+}
+
 /// numpy broadcasting of two dims lists; fails with a message naming both.
 inline std::vector<std::int64_t> broadcast_dims(const std::vector<std::int64_t>& a,
                                                 const std::vector<std::int64_t>& b,
@@ -236,6 +249,7 @@ inline std::vector<std::int64_t> broadcast_dims(const std::vector<std::int64_t>&
     if (x != y && x != 1 && y != 1) fold_fail(where, "shapes do not broadcast");
     out[i] = x == 1 ? y : x;
   }
+  check_fold_size(out, where);
   return out;
 }
 

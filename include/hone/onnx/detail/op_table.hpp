@@ -80,6 +80,7 @@ void conv(Context<T>& c) {
   Attributes a = c.attributes();
   if (!a.has("kernel_shape")) {
     const Shape& w = c.input_shape(1);
+    if (w.rank() < 3) c.fail("weight " + w.to_string() + " must have rank >= 3 (out, in/group, kernel...)");
     std::vector<std::int64_t> ks(w.begin() + 2, w.end());
     a.set_ints("kernel_shape", ks);
   }
