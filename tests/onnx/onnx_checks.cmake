@@ -40,6 +40,10 @@ add_executable(hone_onnx_import_tests ${CMAKE_CURRENT_LIST_DIR}/test_import.cpp)
 target_link_libraries(hone_onnx_import_tests PRIVATE hone::hone hone_catch_main)
 target_compile_definitions(hone_onnx_import_tests PRIVATE HONE_ENABLE_ASSERTS)
 hone_target_warnings(hone_onnx_import_tests)
+if(HONE_SANITIZE)
+  target_compile_options(hone_onnx_import_tests PRIVATE ${_hone_sanitize_flags})
+  target_link_options(hone_onnx_import_tests PRIVATE -fsanitize=${HONE_SANITIZE})
+endif()
 catch_discover_tests(hone_onnx_import_tests TEST_PREFIX "onnx: " PROPERTIES LABELS unit)
 
 # The command-line tool on a PyTorch export: info names the layers and says all ops are

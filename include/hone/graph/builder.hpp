@@ -90,6 +90,7 @@ class Builder {
                              detail::concat("op ", type, " is not supported; supported: ",
                                             ops::supported_ops<T>()));
     Node& node = graph_.add_node(type, in_names, {name}, std::move(attrs), name);
+    detail::check_arity(*def, node);
     const auto out = def->infer(node, in_shapes);
     return {name, out[0]};
   }

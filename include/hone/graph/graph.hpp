@@ -260,13 +260,7 @@ class Graph {
     for (std::size_t n : a.order) {
       const Node& node = nodes_[n];
       const auto* def = ops::find_op<T>(node.op);
-      if (node.inputs.size() < def->min_inputs || node.inputs.size() > def->max_inputs)
-        throw InvalidArgument("hone.graph.arity",
-                              detail::concat(detail::node_prefix(node), "takes ", def->min_inputs,
-                                             def->min_inputs == def->max_inputs
-                                                 ? std::string()
-                                                 : detail::concat(" to ", def->max_inputs),
-                                             " inputs, got ", node.inputs.size()));
+      detail::check_arity(*def, node);
       std::vector<Shape> in;
       for (std::size_t v : a.node_inputs[n]) in.push_back(a.shapes[v]);
       std::vector<Shape> out = def->infer(node, in);

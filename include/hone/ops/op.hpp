@@ -73,6 +73,20 @@ struct OpDef {
 
 namespace detail {
 
+/// Throws InvalidArgument (hone.graph.arity) naming the node when its number of inputs is
+/// outside what the op takes: before shape inference, which indexes the inputs.
+template <class T>
+void check_arity(const OpDef<T>& def, const Node& node) {
+  if (node.inputs.size() < def.min_inputs || node.inputs.size() > def.max_inputs)
+    throw InvalidArgument("hone.graph.arity",
+                          concat(node_prefix(node), "takes ", def.min_inputs,
+                                 def.min_inputs == def.max_inputs ? std::string()
+                                                                  : concat(" to ", def.max_inputs),
+                                 " inputs, got ", node.inputs.size()));
+  if (node.outputs.empty())
+    throw InvalidArgument("hone.graph.arity", concat(node_prefix(node), "has no output"));
+}
+
 /// Throws ShapeError prefixed with the node's name and op.
 template <class... Args>
 [[noreturn]] void shape_fail(const Node& node, const Args&... args) {

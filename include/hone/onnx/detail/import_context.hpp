@@ -178,13 +178,16 @@ struct Context {
     Node& n = graph.add_node(type, inputs, outputs, std::move(attrs), name + suffix);
     std::vector<Shape> out;
     try {
+      hone::detail::check_arity(*def, n);
       out = def->infer(n, in_shapes);
     } catch (const ShapeError& e) {
       throw ShapeError("hone.shape", prefixed(e.message()));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument("hone.onnx.import", prefixed(e.message()));
     }
-    for (std::size_t k = 0; k < outputs.size() && k < out.size(); ++k) {
+    if (out.size() != outputs.size())
+      fail(hone::detail::concat("produces ", out.size(), " output(s), the node names ", outputs.size()));
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
       shapes[outputs[k]] = out[k];
       in_graph.insert(outputs[k]);
       if (batched && keeps_batch && out[k].rank() > 0) batch0.insert(outputs[k]);
