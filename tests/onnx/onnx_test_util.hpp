@@ -2,6 +2,8 @@
 // (protoc, python3-onnx) and capturing what they print, file bytes, hex strings.
 #pragma once
 
+#include "../common/temp_dir.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,28 +18,7 @@
 
 namespace onnx_test {
 
-/// A fresh folder under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("hone_onnx_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = hone_test::TempDir;
 
 /// What a shell command printed on stdout, and its exit status.
 struct Run {

@@ -2,6 +2,8 @@
 // synthetic pixel patterns, writing files, and running Debian's python3-pil.
 #pragma once
 
+#include "../common/temp_dir.hpp"
+
 #include <hone/data/common.hpp>
 
 #include <cstdint>
@@ -17,28 +19,6 @@
 
 namespace hone_test {
 
-/// A fresh folder under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("hone_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// A deterministic, non-symmetric w x h x c pattern of bytes: smooth gradients plus blocks,
 /// so that JPEG keeps it close and any flip or rotation changes it.
