@@ -82,6 +82,22 @@ std::vector<Case> cases() {
                {x({1, 2, 4, 4}), constant({3, 2, 3, 3}, -1, 1), constant({3}, -1, 1)}});
   c.push_back({"conv weight gradient only (frozen input)", "Conv", attrs().set_ints("strides", {2, 2}),
                {constant({1, 2, 5, 5}, -1, 1), x({3, 2, 3, 3}), x({3})}});
+  c.push_back({"conv 1-D stride 2, asymmetric pads, dilation 2", "Conv",
+               attrs().set_ints("strides", {2}).set_ints("pads", {2, 1}).set_ints("dilations", {2}),
+               {x({2, 3, 9}), param({4, 3, 3}), param({4})}});
+  c.push_back({"conv 1-D groups=2 auto_pad SAME_LOWER stride 2", "Conv",
+               attrs().set_int("group", 2).set_ints("strides", {2}).set_string("auto_pad", "SAME_LOWER"),
+               {x({1, 4, 8}), param({6, 2, 4})}});
+  c.push_back({"conv 3-D stride, asymmetric pads, dilation", "Conv",
+               attrs().set_ints("strides", {2, 1, 2}).set_ints("pads", {1, 0, 0, 0, 1, 1})
+                   .set_ints("dilations", {1, 2, 1}),
+               {x({2, 2, 4, 5, 4}), param({3, 2, 2, 2, 3}), param({3})}});
+  c.push_back({"conv 3-D depthwise auto_pad SAME_UPPER stride 2", "Conv",
+               attrs().set_int("group", 2).set_ints("strides", {2, 2, 2}).set_string("auto_pad", "SAME_UPPER"),
+               {x({1, 2, 3, 4, 5}), param({2, 1, 2, 3, 2}), param({2})}});
+  c.push_back({"conv 3-D weight gradient only (frozen input)", "Conv",
+               attrs().set_ints("pads", {1, 1, 1, 1, 1, 1}),
+               {constant({1, 2, 3, 3, 3}, -1, 1), x({2, 2, 2, 2, 2})}});
   // Gemm / MatMul
   c.push_back({"gemm bias (N)", "Gemm", attrs(), {x({3, 4}), param({4, 5}), param({5})}});
   c.push_back({"gemm transA transB alpha beta, C (M,1)", "Gemm",
@@ -119,6 +135,21 @@ std::vector<Case> cases() {
   bn_outputs.mode = Mode::eval;
   bn_outputs.outputs = 3;
   c.push_back(bn_outputs);
+  // Training mode with the running-statistics outputs: momentum 0 makes them the batch
+  // statistics, which finite differences can follow (otherwise every forward moves them).
+  Case bn_train_stats{"batchnorm train, running-statistics outputs (biased variance)",
+                      "BatchNormalization", attrs().set_float("momentum", 0.0),
+                      {x({3, 2, 2, 2}), param({2}, 0.5, 1.5), param({2}), buffer({2}, -1, 1),
+                       buffer({2}, 0.5, 2)}};
+  bn_train_stats.outputs = 3;
+  c.push_back(bn_train_stats);
+  Case bn_train_unbiased{"batchnorm train, running-statistics outputs, unbiased_running_var",
+                         "BatchNormalization",
+                         attrs().set_float("momentum", 0.0).set_int("unbiased_running_var", 1),
+                         {x({4, 3}), param({3}, 0.5, 1.5), param({3}), buffer({3}, -1, 1),
+                          buffer({3}, 0.5, 2)}};
+  bn_train_unbiased.outputs = 3;
+  c.push_back(bn_train_unbiased);
   // Unary
   const Shape u{2, 3, 4};
   c.push_back({"relu", "Relu", attrs(), {x(u)}});
@@ -181,6 +212,29 @@ std::vector<Case> cases() {
   c.push_back({"avgpool 1-D auto_pad SAME_UPPER", "AveragePool",
                attrs().set_ints("kernel_shape", {4}).set_ints("strides", {3}).set_string("auto_pad", "SAME_UPPER"),
                {x({1, 2, 10})}});
+  c.push_back({"maxpool 1-D dilation 2, ceil_mode", "MaxPool",
+               attrs().set_ints("kernel_shape", {2}).set_ints("strides", {2}).set_ints("dilations", {2})
+                   .set_int("ceil_mode", 1),
+               {x({2, 2, 8})}});
+  c.push_back({"maxpool 3-D stride 2, pads, ceil_mode", "MaxPool",
+               attrs().set_ints("kernel_shape", {3, 2, 2}).set_ints("strides", {2, 2, 2})
+                   .set_ints("pads", {1, 0, 1, 1, 1, 0}).set_int("ceil_mode", 1),
+               {x({1, 2, 5, 4, 5})}});
+  c.push_back({"maxpool auto_pad SAME_UPPER stride 2", "MaxPool",
+               attrs().set_ints("kernel_shape", {3, 3}).set_ints("strides", {2, 2})
+                   .set_string("auto_pad", "SAME_UPPER"),
+               {x({1, 2, 5, 6})}});
+  c.push_back({"avgpool auto_pad SAME_LOWER, padding excluded", "AveragePool",
+               attrs().set_ints("kernel_shape", {2, 3}).set_string("auto_pad", "SAME_LOWER"),
+               {x({1, 2, 4, 5})}});
+  c.push_back({"avgpool 3-D stride, pads excluded", "AveragePool",
+               attrs().set_ints("kernel_shape", {2, 3, 2}).set_ints("strides", {1, 2, 2})
+                   .set_ints("pads", {0, 1, 1, 1, 1, 0}),
+               {x({2, 1, 3, 5, 4})}});
+  c.push_back({"avgpool 1-D count_include_pad, ceil_mode", "AveragePool",
+               attrs().set_ints("kernel_shape", {3}).set_ints("strides", {2}).set_ints("pads", {1, 1})
+                   .set_int("count_include_pad", 1).set_int("ceil_mode", 1),
+               {x({1, 3, 8})}});
   c.push_back({"global average pool", "GlobalAveragePool", attrs(), {x({2, 3, 3, 2})}});
   c.push_back({"global max pool", "GlobalMaxPool", attrs(), {x({2, 3, 3, 2})}});
   // Shape ops
@@ -235,6 +289,21 @@ std::vector<Case> cases() {
                  {x({3, 4}, -2, 2), labels({3}, 4)}};
   xent_logp.outputs = 2;
   c.push_back(xent_logp);
+  Case xent_logp_nd{"cross entropy (N,C,d1,d2) none, weights, ignore_index, log_prob output",
+                    "SoftmaxCrossEntropyLoss",
+                    attrs().set_string("reduction", "none").set_int("ignore_index", 0),
+                    {x({2, 3, 2, 3}, -2, 2), labels({2, 2, 3}, 3), constant({3}, 0.5, 2)}};
+  xent_logp_nd.outputs = 2;
+  c.push_back(xent_logp_nd);
+  Case xent_smooth_nd{"cross entropy (N,C,d) sum, smoothing, weights, log_prob output",
+                      "SoftmaxCrossEntropyLoss",
+                      attrs().set_string("reduction", "sum").set_float("label_smoothing", 0.15),
+                      {x({2, 4, 3}, -2, 2), labels({2, 3}, 4), constant({4}, 0.5, 2)}};
+  xent_smooth_nd.outputs = 2;
+  c.push_back(xent_smooth_nd);
+  c.push_back({"cross entropy (N,C,d1,d2,d3) mean, smoothing", "SoftmaxCrossEntropyLoss",
+               attrs().set_float("label_smoothing", 0.1),
+               {x({2, 3, 2, 2, 2}, -2, 2), labels({2, 2, 2, 2}, 3)}});
   c.push_back({"mse", "MeanSquaredError", attrs(), {x({3, 4}), x({3, 4})}});
   c.push_back({"bce with logits", "BinaryCrossEntropyWithLogits", attrs(), {x({3, 4}, -3, 3), x({3, 4}, 0, 1)}});
   return c;

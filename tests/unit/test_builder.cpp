@@ -117,10 +117,15 @@ TEST_CASE("builder: a residual block computes relu(conv(x)) + x", "[builder]") {
   for (std::int64_t i = 0; i < in.numel(); ++i) in[i] = std::cos(0.37 * static_cast<double>(i));
   const auto y = s.forward({in})[0];
 
-  hone::kernels::reference::Conv2dGeometry geo{2, 3, 5, 5, 3, 3, 3, 5, 5, 1, 1, 1, 1, 1, 1, 1};
+  hone::kernels::reference::ConvGeometry geo{};
+  geo.n = 2;
+  geo.c = geo.oc = 3;
+  geo.in = geo.out = {1, 5, 5};
+  geo.k = {1, 3, 3};
+  geo.pad_begin = {0, 1, 1};
   Tensor<double> conv(Shape{2, 3, 5, 5});
-  hone::kernels::reference::conv2d_forward(geo, in.data(), g.parameter("conv1.weight").data.data(),
-                                           g.parameter("conv1.bias").data.data(), conv.data());
+  hone::kernels::reference::conv_forward(geo, in.data(), g.parameter("conv1.weight").data.data(),
+                                         g.parameter("conv1.bias").data.data(), conv.data());
   for (std::int64_t i = 0; i < y.numel(); ++i)
     CHECK(y[i] == Approx(std::max(conv[i], 0.0) + in[i]).epsilon(1e-12));
 }

@@ -1,9 +1,11 @@
-// hone/ops/conv.hpp — Conv (ONNX, 2-D): stride, asymmetric pads or auto_pad, dilation, groups
-// (depthwise included), optional bias. Inputs X (N,C,H,W), W (OC,C/group,KH,KW), B (OC).
+// hone/ops/conv.hpp — Conv (ONNX) over 1, 2 or 3 spatial axes: strides, asymmetric pads or
+// auto_pad, dilations, groups (depthwise included), optional bias. Inputs X (N,C,spatial...),
+// W (OC,C/group,kernel...), B (OC); spatial is (W), (H,W) or (D,H,W).
 //
 // double runs the reference loops (kernels/reference/conv.hpp), the oracle. float lowers each
 // image and group to a GEMM through im2col and calls hone::gemm (multi-threaded): a stopgap
 // until the NHWC implicit-GEMM kernels; the gradient table checks it against double.
+// 1-D and 2-D inputs use unit leading axes of the same 3-axis geometry.
 #pragma once
 
 #include <type_traits>  // the float path, std::conditional_t
@@ -16,29 +18,33 @@ namespace hone::ops {
 
 namespace detail_conv {
 
-inline kernels::reference::Conv2dGeometry geometry(const Node& node, std::span<const Shape> in) {
+inline kernels::reference::ConvGeometry geometry(const Node& node, std::span<const Shape> in) {
   using hone::detail::shape_fail;
   const Shape& x = in[0];
   const Shape& w = in[1];
-  hone::detail::expect_rank(node, x, 4, "input X");
-  hone::detail::expect_rank(node, w, 4, "weight W");
-  const auto strides = hone::detail::spatial_attr(node, "strides", 2, 1);
-  const auto dil = hone::detail::spatial_attr(node, "dilations", 2, 1);
-  const std::int64_t spatial[2] = {x[2], x[3]}, kernel[2] = {w[2], w[3]};
-  const auto pads = hone::detail::resolve_pads(node, spatial, kernel, strides, dil);
-  const std::int64_t group = node.attrs.get_int("group", 1);
-  if (group < 1) shape_fail(node, "group must be >= 1, got ", group);
+  if (x.rank() < 3)
+    shape_fail(node, "input X must be (N, C, W), (N, C, H, W) or (N, C, D, H, W), got shape ", x);
+  if (x.rank() > 5)
+    throw UnsupportedError(hone::detail::node_prefix(node) +
+                           hone::detail::concat("1, 2 or 3 spatial axes are supported, got input ", x));
+  const std::size_t nd = x.rank() - 2;
+  if (w.rank() != x.rank())
+    shape_fail(node, "weight W must have rank ", x.rank(), " (OC, C/group, kernel...) for input ", x,
+               ", got shape ", w);
+  const auto strides = hone::detail::spatial_attr(node, "strides", nd, 1);
+  const auto dil = hone::detail::spatial_attr(node, "dilations", nd, 1);
   for (auto s : strides)
     if (s < 1) shape_fail(node, "strides must be >= 1");
   for (auto d : dil)
     if (d < 1) shape_fail(node, "dilations must be >= 1");
+  const std::vector<std::int64_t> spatial(x.begin() + 2, x.end()), kernel(w.begin() + 2, w.end());
+  if (node.attrs.has("kernel_shape") && node.attrs.get_ints("kernel_shape", {}) != kernel)
+    shape_fail(node, "kernel_shape does not match weight ", w);
+  const auto pads = hone::detail::resolve_pads(node, spatial, kernel, strides, dil);
   for (auto p : pads)
     if (p < 0) shape_fail(node, "pads must be >= 0");
-  if (node.attrs.has("kernel_shape")) {
-    const auto ks = node.attrs.get_ints("kernel_shape", {});
-    if (ks.size() != 2 || ks[0] != w[2] || ks[1] != w[3])
-      shape_fail(node, "kernel_shape does not match weight ", w);
-  }
+  const std::int64_t group = node.attrs.get_int("group", 1);
+  if (group < 1) shape_fail(node, "group must be >= 1, got ", group);
   if (w[1] * group != x[1])
     shape_fail(node, "weight ", w, " expects ", w[1] * group, " input channels",
                group > 1 ? hone::detail::concat(" (", w[1], " per group x ", group, " groups)")
@@ -49,90 +55,104 @@ inline kernels::reference::Conv2dGeometry geometry(const Node& node, std::span<c
                group);
   if (in.size() > 2 && !(in[2] == Shape{w[0]}))
     shape_fail(node, "bias B must have shape (", w[0], "), got ", in[2]);
-  kernels::reference::Conv2dGeometry g{};
-  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
-  g.oc = w[0]; g.kh = w[2]; g.kw = w[3];
-  g.stride_h = strides[0]; g.stride_w = strides[1];
-  g.pad_top = pads[0]; g.pad_left = pads[1];
-  g.dilation_h = dil[0]; g.dilation_w = dil[1];
+  kernels::reference::ConvGeometry g{};
+  g.n = x[0];
+  g.c = x[1];
+  g.oc = w[0];
   g.groups = group;
-  const std::int64_t eh = g.h + pads[0] + pads[2] - dil[0] * (g.kh - 1) - 1;
-  const std::int64_t ew = g.w + pads[1] + pads[3] - dil[1] * (g.kw - 1) - 1;
-  if (eh < 0 || ew < 0)
-    shape_fail(node, "the dilated kernel (", dil[0] * (g.kh - 1) + 1, "x",
-               dil[1] * (g.kw - 1) + 1, ") is larger than the padded input ", x);
-  g.oh = eh / g.stride_h + 1;
-  g.ow = ew / g.stride_w + 1;
+  for (std::size_t i = 0; i < nd; ++i) {
+    const std::size_t a = 3 - nd + i;  // spatial axis i lands on D, H or W
+    g.in[a] = spatial[i];
+    g.k[a] = kernel[i];
+    g.stride[a] = strides[i];
+    g.dilation[a] = dil[i];
+    g.pad_begin[a] = pads[i];
+    const std::int64_t span = spatial[i] + pads[i] + pads[i + nd] - dil[i] * (kernel[i] - 1) - 1;
+    if (span < 0)
+      shape_fail(node, "the dilated kernel (", dil[i] * (kernel[i] - 1) + 1, ") on spatial axis ", i,
+                 " is larger than the padded input ", x);
+    g.out[a] = span / strides[i] + 1;
+  }
   return g;
 }
 
 inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
   const auto g = geometry(node, in);
-  return {Shape{g.n, g.oc, g.oh, g.ow}};
+  std::vector<std::int64_t> out = {g.n, g.oc};
+  for (std::size_t a = 5 - in[0].rank(); a < 3; ++a) out.push_back(g.out[a]);
+  return {hone::detail::to_shape(out)};
 }
 
-// x is (C,H,W) of one image; col is (C/g*KH*KW, OH*OW) for group grp: row (ci, p, q) holds the
-// input element each output position multiplies with w[., ci, p, q] (0 in the padding).
-// With Scatter, the reverse: col is added back into x (col2im).
+// x is (C,spatial...) of one image; col is (C/g*K, out) for group grp, K the kernel size and
+// out the output size: row (ci, tap) holds the input element each output position multiplies
+// with w[., ci, tap] (0 in the padding). With Scatter, the reverse: col is added back into x
+// (col2im).
 template <bool Scatter>
-void im2col(const kernels::reference::Conv2dGeometry& g, std::int64_t grp,
+void im2col(const kernels::reference::ConvGeometry& g, std::int64_t grp,
             std::conditional_t<Scatter, float*, const float*> x, float* col) {
-  const std::int64_t cg = g.c / g.groups, ohw = g.oh * g.ow;
+  const std::int64_t cg = g.c / g.groups;
   for (std::int64_t ci = 0; ci < cg; ++ci) {
-    auto* plane = x + (grp * cg + ci) * g.h * g.w;
-    for (std::int64_t p = 0; p < g.kh; ++p)
-      for (std::int64_t q = 0; q < g.kw; ++q) {
-        float* row = col + ((ci * g.kh + p) * g.kw + q) * ohw;
-        for (std::int64_t i = 0; i < g.oh; ++i) {
-          const std::int64_t hi = i * g.stride_h - g.pad_top + p * g.dilation_h;
-          for (std::int64_t j = 0; j < g.ow; ++j) {
-            const std::int64_t wi = j * g.stride_w - g.pad_left + q * g.dilation_w;
-            const bool inside = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-            if constexpr (Scatter) {
-              if (inside) plane[hi * g.w + wi] += row[i * g.ow + j];
-            } else {
-              row[i * g.ow + j] = inside ? plane[hi * g.w + wi] : 0.0f;
+    auto* plane = x + (grp * cg + ci) * g.in_size();
+    for (std::int64_t a = 0; a < g.k[0]; ++a)
+      for (std::int64_t b = 0; b < g.k[1]; ++b)
+        for (std::int64_t e = 0; e < g.k[2]; ++e) {
+          float* row = col + (ci * g.kernel_size() + (a * g.k[1] + b) * g.k[2] + e) * g.out_size();
+          for (std::int64_t i = 0; i < g.out[0]; ++i) {
+            const std::int64_t z = i * g.stride[0] - g.pad_begin[0] + a * g.dilation[0];
+            for (std::int64_t j = 0; j < g.out[1]; ++j) {
+              const std::int64_t y = j * g.stride[1] - g.pad_begin[1] + b * g.dilation[1];
+              const bool row_inside = z >= 0 && z < g.in[0] && y >= 0 && y < g.in[1];
+              float* out = row + (i * g.out[1] + j) * g.out[2];
+              for (std::int64_t l = 0; l < g.out[2]; ++l) {
+                const std::int64_t xi = l * g.stride[2] - g.pad_begin[2] + e * g.dilation[2];
+                const bool inside = row_inside && xi >= 0 && xi < g.in[2];
+                const std::int64_t at = (z * g.in[1] + y) * g.in[2] + xi;
+                if constexpr (Scatter) {
+                  if (inside) plane[at] += out[l];
+                } else {
+                  out[l] = inside ? plane[at] : 0.0f;
+                }
+              }
             }
           }
         }
-      }
   }
 }
 
-inline void forward_gemm(const kernels::reference::Conv2dGeometry& g, const float* x,
+inline void forward_gemm(const kernels::reference::ConvGeometry& g, const float* x,
                          const float* w, const float* bias, float* y) {
-  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow;
-  const std::int64_t k = cg * g.kh * g.kw;
-  std::vector<float> col(static_cast<std::size_t>(k * ohw));
+  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size();
+  const std::int64_t k = cg * g.kernel_size();
+  std::vector<float> col(static_cast<std::size_t>(k * osz));
   for (std::int64_t n = 0; n < g.n; ++n)
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      im2col<false>(g, grp, x + n * g.c * g.h * g.w, col.data());
-      float* out = y + (n * g.oc + grp * ocg) * ohw;
-      hone::gemm(Trans::No, Trans::No, ocg, ohw, k, 1.0f, w + grp * ocg * k, k, col.data(), ohw,
-                 0.0f, out, ohw);
+      im2col<false>(g, grp, x + n * g.c * g.in_size(), col.data());
+      float* out = y + (n * g.oc + grp * ocg) * osz;
+      hone::gemm(Trans::No, Trans::No, ocg, osz, k, 1.0f, w + grp * ocg * k, k, col.data(), osz,
+                 0.0f, out, osz);
       if (bias)
         for (std::int64_t o = 0; o < ocg; ++o)
-          for (std::int64_t s = 0; s < ohw; ++s) out[o * ohw + s] += bias[grp * ocg + o];
+          for (std::int64_t s = 0; s < osz; ++s) out[o * osz + s] += bias[grp * ocg + o];
     }
 }
 
-inline void backward_gemm(const kernels::reference::Conv2dGeometry& g, const float* dy,
+inline void backward_gemm(const kernels::reference::ConvGeometry& g, const float* dy,
                           const float* x, const float* w, float* dx, float* dw) {
-  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, ohw = g.oh * g.ow;
-  const std::int64_t k = cg * g.kh * g.kw;
-  std::vector<float> col(static_cast<std::size_t>(k * ohw));
+  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size();
+  const std::int64_t k = cg * g.kernel_size();
+  std::vector<float> col(static_cast<std::size_t>(k * osz));
   for (std::int64_t n = 0; n < g.n; ++n)
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* dyg = dy + (n * g.oc + grp * ocg) * ohw;
-      if (dw) {  // dW_g (ocg, k) += dY_g (ocg, ohw) col^T
-        im2col<false>(g, grp, x + n * g.c * g.h * g.w, col.data());
-        hone::gemm(Trans::No, Trans::Yes, ocg, k, ohw, 1.0f, dyg, ohw, col.data(), ohw, 1.0f,
+      const float* dyg = dy + (n * g.oc + grp * ocg) * osz;
+      if (dw) {  // dW_g (ocg, k) += dY_g (ocg, osz) col^T
+        im2col<false>(g, grp, x + n * g.c * g.in_size(), col.data());
+        hone::gemm(Trans::No, Trans::Yes, ocg, k, osz, 1.0f, dyg, osz, col.data(), osz, 1.0f,
                    dw + grp * ocg * k, k);
       }
-      if (dx) {  // dcol (k, ohw) = W_g^T dY_g, scattered back into dx
-        hone::gemm(Trans::Yes, Trans::No, k, ohw, ocg, 1.0f, w + grp * ocg * k, k, dyg, ohw, 0.0f,
-                   col.data(), ohw);
-        im2col<true>(g, grp, dx + n * g.c * g.h * g.w, col.data());
+      if (dx) {  // dcol (k, osz) = W_g^T dY_g, scattered back into dx
+        hone::gemm(Trans::Yes, Trans::No, k, osz, ocg, 1.0f, w + grp * ocg * k, k, dyg, osz, 0.0f,
+                   col.data(), osz);
+        im2col<true>(g, grp, dx + n * g.c * g.in_size(), col.data());
       }
     }
 }
@@ -145,8 +165,8 @@ void forward(ForwardArgs<T>& a) {
   if constexpr (std::is_same_v<T, float>)
     forward_gemm(g, a.inputs[0].data(), a.inputs[1].data(), bias, a.outputs[0].data());
   else
-    kernels::reference::conv2d_forward(g, a.inputs[0].data(), a.inputs[1].data(), bias,
-                                       a.outputs[0].data());
+    kernels::reference::conv_forward(g, a.inputs[0].data(), a.inputs[1].data(), bias,
+                                     a.outputs[0].data());
 }
 
 template <class T>
@@ -161,13 +181,12 @@ void backward(BackwardArgs<T>& a) {
                     a.need_grad[1] ? a.grad_inputs[1].data() : nullptr);
   } else {
     if (a.need_grad[0])
-      kernels::reference::conv2d_backward_data(g, dy, a.inputs[1].data(), a.grad_inputs[0].data());
+      kernels::reference::conv_backward_data(g, dy, a.inputs[1].data(), a.grad_inputs[0].data());
     if (a.need_grad[1])
-      kernels::reference::conv2d_backward_weight(g, dy, a.inputs[0].data(),
-                                                 a.grad_inputs[1].data());
+      kernels::reference::conv_backward_weight(g, dy, a.inputs[0].data(), a.grad_inputs[1].data());
   }
   if (a.need_grad.size() > 2 && a.need_grad[2])
-    kernels::reference::conv2d_backward_bias(g, dy, a.grad_inputs[2].data());
+    kernels::reference::conv_backward_bias(g, dy, a.grad_inputs[2].data());
 }
 
 inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {

@@ -7,8 +7,9 @@
 // biased batch variance (ONNX's reference) unless the hone attribute unbiased_running_var
 // is 1 (PyTorch's rule, which the builder sets and the importer sets for models exported for
 // inference). Eval mode normalises with the running buffers. The optional outputs 1 and 2
-// (ONNX opset 14+ training mode) are the running mean and variance after the update.
-// The running buffers never receive gradients.
+// (ONNX opset 14+ training mode) are the running mean and variance after the update; in
+// training mode gradients flowing into them reach X through the batch statistics (in eval
+// mode they are constants). The running buffers never receive gradients.
 #pragma once
 
 #include <algorithm>  // std::copy_n
@@ -104,8 +105,17 @@ void backward(BackwardArgs<T>& a) {
   const Tensor<T>& inv_std = a.saved[1];
   const double count = static_cast<double>(l.n * l.inner);
   const bool need_x = a.need_grad[0], need_scale = a.need_grad[1], need_bias = a.need_grad[2];
+  // Outputs 1 and 2 are m*running + (1-m)*batch statistic: d mean_b/dx = 1/count,
+  // d var_b/dx = 2 (x - mu)/count, or /(count - 1) for the unbiased running variance.
+  const double keep = 1 - a.node.attrs.get_float("momentum", 0.9);
+  const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0 && count > 1;
+  const double var_count = unbiased_running ? count - 1 : count;
+  const bool stats_grad = a.training && a.grad_outputs.size() > 1;
   for (std::int64_t c = 0; c < l.c; ++c) {
     const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
+    const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
+    const double g_var = stats_grad && a.grad_outputs.size() > 2
+                             ? keep * static_cast<double>(a.grad_outputs[2][c]) : 0.0;
     const double gamma = static_cast<double>(a.inputs[1].defined() ? a.inputs[1][c] : T(1));
     double sum_dy = 0, sum_dy_xhat = 0;
     for (std::int64_t n = 0; n < l.n; ++n)
@@ -127,6 +137,8 @@ void backward(BackwardArgs<T>& a) {
         if (a.training) {
           const double xhat = (static_cast<double>(a.inputs[0][at]) - mu) * is;
           dx = gamma * is * (g - sum_dy / count - xhat * sum_dy_xhat / count);
+          dx += g_mean / count +
+                g_var * 2 * (static_cast<double>(a.inputs[0][at]) - mu) / var_count;
         } else {
           dx = gamma * is * g;
         }
