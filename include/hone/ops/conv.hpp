@@ -22,12 +22,7 @@ inline kernels::reference::ConvGeometry geometry(const Node& node, std::span<con
   using hone::detail::shape_fail;
   const Shape& x = in[0];
   const Shape& w = in[1];
-  if (x.rank() < 3)
-    shape_fail(node, "input X must be (N, C, W), (N, C, H, W) or (N, C, D, H, W), got shape ", x);
-  if (x.rank() > 5)
-    throw UnsupportedError(hone::detail::node_prefix(node) +
-                           hone::detail::concat("1, 2 or 3 spatial axes are supported, got input ", x));
-  const std::size_t nd = x.rank() - 2;
+  const std::size_t nd = hone::detail::spatial_axes(node, x);
   if (w.rank() != x.rank())
     shape_fail(node, "weight W must have rank ", x.rank(), " (OC, C/group, kernel...) for input ", x,
                ", got shape ", w);

@@ -112,6 +112,16 @@ inline std::vector<std::int64_t> spatial_attr(const Node& node, const char* name
   return v;
 }
 
+/// The number of spatial axes (1 to 3) of a window op's NC[D][H]W input X: ShapeError for
+/// fewer, UnsupportedError for more.
+inline std::size_t spatial_axes(const Node& node, const Shape& x) {
+  if (x.rank() < 3)
+    throw ShapeError(concat(node_prefix(node), "input X must be (N, C, W), (N, C, H, W) or (N, C, D, H, W), got shape ", x));
+  if (x.rank() > 5)
+    throw UnsupportedError(node_prefix(node) + concat("1, 2 or 3 spatial axes are supported, got input ", x));
+  return x.rank() - 2;
+}
+
 /// The pads of a window op ([x1_begin, ..., x1_end, ...], ONNX order) for spatial extents
 /// `in`, from `pads` or from auto_pad: VALID is no padding; SAME_UPPER / SAME_LOWER pad so
 /// that out = ceil(in / stride), the odd extra at the end (UPPER) or the beginning (LOWER).

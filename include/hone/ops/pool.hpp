@@ -26,12 +26,7 @@ inline std::int64_t out_extent(std::int64_t in, std::int64_t k, std::int64_t str
 
 inline kernels::reference::PoolGeometry geometry(const Node& node, const Shape& x, bool max_pool) {
   using hone::detail::shape_fail;
-  if (x.rank() < 3)
-    shape_fail(node, "input X must be (N, C, W), (N, C, H, W) or (N, C, D, H, W), got shape ", x);
-  if (x.rank() > 5)
-    throw UnsupportedError(hone::detail::node_prefix(node) +
-                           hone::detail::concat("1, 2 or 3 spatial axes are supported, got input ", x));
-  const std::size_t nd = x.rank() - 2;
+  const std::size_t nd = hone::detail::spatial_axes(node, x);
   if (!node.attrs.has("kernel_shape")) shape_fail(node, "attribute kernel_shape is required");
   const auto ks = hone::detail::spatial_attr(node, "kernel_shape", nd, 1);
   const auto strides = hone::detail::spatial_attr(node, "strides", nd, 1);
