@@ -1,8 +1,8 @@
 // hone/data.hpp — the data pipeline umbrella: image decoding, transforms, datasets, IDX
-// files and the threaded loader. Kept out of hone/hone.hpp because it needs stb_image
-// (link hone::stb, Debian's libstb-dev) and, for gzipped IDX files, zlib (hone::zlib);
-// hone/hone.hpp needs only the standard library. hone/data/transforms.hpp and
-// hone/data/idx.hpp can be included on their own without stb_image.
+// files and the threaded loader. Kept out of hone/hone.hpp because decoding image files
+// needs stb_image (link hone::stb, Debian's libstb-dev; without it decoding throws
+// UnsupportedError and tensor/IDX datasets still work) and gzipped IDX files need zlib
+// (hone::zlib); hone/hone.hpp needs only the standard library.
 #pragma once
 
 #include "hone/data/common.hpp"

@@ -2,7 +2,9 @@
 //
 // An image is height x width x channels values stored interleaved (HWC), row 0 at the top.
 // Decoding goes through stb_image (Debian's libstb-dev, which ships the compiled
-// implementation in libstb; hone includes only its declarations and links hone::stb):
+// implementation in libstb; hone includes only its declarations and links hone::stb; without
+// hone::stb, i.e. HONE_HAS_STB undefined, decoding throws UnsupportedError and the rest of
+// the data pipeline, e.g. tensor and IDX datasets, still works):
 // JPEG (baseline and progressive), PNG (1-16 bit, palette, alpha), BMP, TGA, GIF (first
 // frame), PSD, PNM and HDR. The file's format is recognised by its content, not its name
 // (TGA has no signature and is recognised by a plausible header plus the .tga suffix).
@@ -25,7 +27,9 @@
 #include <string_view> // format names
 #include <vector>      // pixel and byte storage
 
+#if defined(HONE_HAS_STB)
 #include <stb_image.h>  // stbi_load_from_memory, stbi_failure_reason (implementation in libstb)
+#endif
 
 #include "hone/core/error.hpp"
 #include "hone/data/exif.hpp"
@@ -227,6 +231,12 @@ inline ImageU8 decode_image(std::span<const std::uint8_t> bytes, const std::stri
                                                            to_string(format), "): ", reason));
   if (bytes.size() > static_cast<std::size_t>(0x7fffffff))
     throw IOError("hone.data.decode", hone::detail::concat("cannot decode \"", name, "\": larger than 2 GiB"));
+#if !defined(HONE_HAS_STB)
+  throw UnsupportedError("hone.data.format",
+                         hone::detail::concat("cannot decode \"", name, "\" (", to_string(format),
+                                              "): this program was built without image decoding; "
+                                              "link hone::stb (libstb-dev)"));
+#else
   int width = 0, height = 0, file_channels = 0;
   stbi_uc* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width,
                                         &height, &file_channels, options.channels);
@@ -250,6 +260,7 @@ inline ImageU8 decode_image(std::span<const std::uint8_t> bytes, const std::stri
     if (orientation != 1) image = apply_orientation(image, orientation);
   }
   return image;
+#endif
 }
 
 /// Reads and decodes an image file; see decode_image for what it throws (and IOError, id

@@ -60,6 +60,19 @@ class Builder {
  public:
   explicit Builder(std::uint64_t seed = 0) : gen_(seed) {}
 
+  /// Continues building on an existing graph (e.g. a new head on an imported backbone,
+  /// hone/train/surgery.hpp's attach_head): reach its values with value(); generated layer
+  /// names skip the names the graph already uses. New parameters draw from
+  /// Generator(seed).fork(k) as in a fresh builder.
+  explicit Builder(Graph<T> graph, std::uint64_t seed = 0) : graph_(std::move(graph)), gen_(seed) {}
+
+  /// A value of the graph being built (input, parameter or node output) with its shape as
+  /// analysed with the declared input shapes. Throws InvalidArgument for an unknown name.
+  Var value(const std::string& name) const {
+    const GraphAnalysis a = graph_.analyze();
+    return {name, a.shapes[a.value(name)]};
+  }
+
   /// A batched graph input; `shape` excludes the batch: {3, 224, 224}.
   Var input(const std::string& name, std::initializer_list<std::int64_t> shape) {
     std::vector<std::int64_t> dims = {1};
@@ -188,7 +201,7 @@ class Builder {
       Tensor<T> w({static_cast<std::int64_t>(o.class_weights.size())});
       for (std::size_t i = 0; i < o.class_weights.size(); ++i)
         w[static_cast<std::int64_t>(i)] = static_cast<T>(o.class_weights[i]);
-      graph_.add_parameter(wname, w, false);
+      graph_.add_constant(wname, w);  // fixed by the user: never trained or unfrozen
       in.push_back({wname, w.shape()});
     }
     return op("SoftmaxCrossEntropyLoss", in, a);
@@ -209,7 +222,24 @@ class Builder {
       if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     return s;
   }
-  std::string next_name(const std::string& kind) { return kind + std::to_string(++counters_[kind]); }
+  std::string next_name(const std::string& kind) {
+    std::string name;
+    do name = kind + std::to_string(++counters_[kind]);
+    while (taken(name));
+    return name;
+  }
+  /// Whether a name is used by an input, parameter, node or node output of the graph.
+  bool taken(const std::string& name) const {
+    if (graph_.has_parameter(name)) return true;
+    for (const auto& in : graph_.inputs())
+      if (in.name == name) return true;
+    for (const auto& n : graph_.nodes()) {
+      if (n.name == name) return true;
+      for (const auto& o : n.outputs)
+        if (o == name) return true;
+    }
+    return false;
+  }
 
   void init_weight(Tensor<T>& w) {
     Generator g = gen_.fork(param_counter_++);

@@ -12,7 +12,7 @@
 // Activations are NCHW (see docs/architecture.md for why the reference stage keeps NCHW).
 #pragma once
 
-#include <algorithm>      // std::sort
+#include <algorithm>      // std::sort, std::remove_if
 #include <cstddef>        // std::size_t
 #include <limits>         // npos
 #include <queue>          // Kahn's algorithm
@@ -122,9 +122,32 @@ class Graph {
   /// Marks a value as a graph output.
   void add_output(const std::string& name) { outputs_.push_back(name); }
 
+  /// Replaces the list of graph outputs (checked by analyze()).
+  void set_outputs(std::vector<std::string> names) { outputs_ = std::move(names); }
+
+  /// Model surgery (hone/train/surgery.hpp): removes the nodes, parameters (or buffers,
+  /// constants) and graph inputs for which `drop` returns true, keeping the order of the
+  /// rest, and returns how many were removed. References into the graph are invalidated;
+  /// nothing else is checked here, analyze() reports what a removal left dangling.
+  template <class Pred>
+  std::size_t remove_nodes_if(Pred drop) {
+    return erase_if(nodes_, drop);
+  }
+  template <class Pred>
+  std::size_t remove_parameters_if(Pred drop) {
+    return erase_if(params_, drop);
+  }
+  template <class Pred>
+  std::size_t remove_inputs_if(Pred drop) {
+    return erase_if(inputs_, drop);
+  }
+
   const std::vector<GraphInput>& inputs() const noexcept { return inputs_; }
   const std::vector<std::string>& outputs() const noexcept { return outputs_; }
   const std::vector<Node>& nodes() const noexcept { return nodes_; }
+  /// Mutable nodes, for editing attributes in place (BatchNorm policies, head surgery);
+  /// value names and ops may be changed too, analyze() checks the result.
+  std::vector<Node>& nodes() noexcept { return nodes_; }
   std::vector<Parameter<T>>& parameters() noexcept { return params_; }
   const std::vector<Parameter<T>>& parameters() const noexcept { return params_; }
 
@@ -289,6 +312,13 @@ class Graph {
     for (const auto& in : inputs_)
       if (in.name == name) duplicate(name);
     if (find_param(name) != npos) duplicate(name);
+  }
+  template <class V, class Pred>
+  static std::size_t erase_if(std::vector<V>& v, Pred& drop) {
+    const auto end = std::remove_if(v.begin(), v.end(), [&](const V& x) { return drop(x); });
+    const auto removed = static_cast<std::size_t>(v.end() - end);
+    v.erase(end, v.end());
+    return removed;
   }
   [[noreturn]] static void duplicate(const std::string& name) {
     throw InvalidArgument("hone.graph.duplicate",

@@ -220,6 +220,13 @@ class Session {
     return input_grads_.size() > v && input_grads_[v].defined();
   }
 
+  /// Forward passes run so far; the per-node random streams (dropout) of a forward derive
+  /// from this count, so a resumed run can line them up with skip_step().
+  std::uint64_t step_count() const noexcept { return step_; }
+  /// Advances the step count as a forward would, without running one (a resumed run skips
+  /// batches it already trained on and stays bit-identical to an unbroken one).
+  void skip_step() noexcept { ++step_; }
+
   /// Drops all accumulated parameter gradients.
   void zero_grad() {
     for (auto& g : param_grads_) g = Tensor<T>();

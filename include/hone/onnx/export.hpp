@@ -9,8 +9,10 @@
 // Dropout ratio become initializer inputs named "<node>/<operand>"; Gelu (opset 20) becomes
 // its erf formula. hone-only ops (MeanSquaredError, BinaryCrossEntropyWithLogits, label
 // smoothing) cannot be exported: export the values before the loss with `outputs`.
-// With fold_batch_norm, each BatchNormalization whose parameters are all frozen and whose
-// input is a Conv read by nothing else is folded into that Conv (for deployment).
+// Attributes named "hone_..." are hone-private and never written (a BatchNorm policy exports
+// as the plain inference-form BatchNormalization). With fold_batch_norm, each
+// BatchNormalization whose parameters are all frozen and whose input is a Conv read by
+// nothing else is folded into that Conv (for deployment).
 #pragma once
 
 #include <cmath>    // std::sqrt
@@ -50,10 +52,11 @@ inline AttributeProto attr_int(const std::string& name, std::int64_t v) {
   return a;
 }
 
-/// Writes hone attributes except those in `drop`.
+/// Writes hone attributes except those in `drop` and hone-private ones (named "hone_...",
+/// e.g. a BatchNorm's hone_statistics policy), which ONNX does not define.
 inline void put_attributes(NodeProto& n, const Attributes& attrs, const std::set<std::string>& drop) {
   for (const auto& [name, v] : attrs.all()) {
-    if (drop.count(name)) continue;
+    if (drop.count(name) || name.rfind("hone_", 0) == 0) continue;
     AttributeProto a;
     a.name = name;
     if (auto* i = std::get_if<std::int64_t>(&v)) {

@@ -10,10 +10,18 @@
 // (ONNX opset 14+ training mode) are the running mean and variance after the update; in
 // training mode gradients flowing into them reach X through the batch statistics (in eval
 // mode they are constants). The running buffers never receive gradients.
+//
+// The hone attribute hone_statistics overrides the session mode per node (set by
+// hone/train/bn_policy.hpp, never exported): "running" normalises with the running buffers
+// and never updates them, also in Mode::train (a frozen BatchNorm: forward and backward are
+// exactly those of eval mode); "batch" normalises with the batch statistics and updates the
+// running buffers in every mode, eval and inference included (training-mode forward and
+// backward). Absent or "mode": the session mode decides.
 #pragma once
 
 #include <algorithm>  // std::copy_n
 #include <cmath>   // std::sqrt
+#include <string>  // the hone_statistics attribute
 #include <vector>  // shapes and masks
 
 #include "hone/ops/op.hpp"
@@ -22,7 +30,21 @@ namespace hone::ops {
 
 namespace detail_bn {
 
+/// Whether the node uses (and updates) batch statistics in a session whose mode is
+/// `training`: the hone_statistics attribute decides when present.
+inline bool batch_statistics(const Node& node, bool training) {
+  if (!node.attrs.has("hone_statistics")) return training;
+  const std::string s = node.attrs.get_string("hone_statistics", "mode");
+  if (s == "running") return false;
+  if (s == "batch") return true;
+  if (s == "mode") return training;
+  throw InvalidArgument(hone::detail::concat(hone::detail::node_prefix(node),
+                                             "attribute hone_statistics is \"", s,
+                                             "\"; valid: \"mode\", \"running\", \"batch\""));
+}
+
 inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
+  (void)batch_statistics(node, false);  // reports a bad hone_statistics when the graph is analysed
   const Shape& x = in[0];
   if (x.rank() < 2) hone::detail::shape_fail(node, "input X must have rank >= 2, got ", x);
   static const char* names[] = {"", "scale", "B", "input_mean", "input_var"};
@@ -51,6 +73,7 @@ void forward(ForwardArgs<T>& a) {
   const double eps = a.node.attrs.get_float("epsilon", 1e-5);
   const double momentum = a.node.attrs.get_float("momentum", 0.9);
   const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0;
+  const bool use_batch = batch_statistics(a.node, a.training);
   const T* scale = a.inputs[1].data();
   const T* bias = a.inputs[2].data();
   Tensor<T> running_mean = a.inputs[3];  // handles: writes reach the graph's buffers
@@ -59,7 +82,7 @@ void forward(ForwardArgs<T>& a) {
   const double count = static_cast<double>(l.n * l.inner);
   for (std::int64_t c = 0; c < l.c; ++c) {
     double mu, var;
-    if (a.training) {
+    if (use_batch) {
       double s = 0;
       for (std::int64_t n = 0; n < l.n; ++n)
         for (std::int64_t i = 0; i < l.inner; ++i) s += static_cast<double>(x[(n * l.c + c) * l.inner + i]);
@@ -100,6 +123,7 @@ void forward(ForwardArgs<T>& a) {
 template <class T>
 void backward(BackwardArgs<T>& a) {
   const Layout l = layout(a.input_shapes[0]);
+  const bool use_batch = batch_statistics(a.node, a.training);
   const Tensor<T>& dy = a.grad_outputs[0];
   const Tensor<T>& mean = a.saved[0];
   const Tensor<T>& inv_std = a.saved[1];
@@ -110,7 +134,7 @@ void backward(BackwardArgs<T>& a) {
   const double keep = 1 - a.node.attrs.get_float("momentum", 0.9);
   const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0 && count > 1;
   const double var_count = unbiased_running ? count - 1 : count;
-  const bool stats_grad = a.training && a.grad_outputs.size() > 1;
+  const bool stats_grad = use_batch && a.grad_outputs.size() > 1;
   for (std::int64_t c = 0; c < l.c; ++c) {
     const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
     const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
@@ -123,7 +147,7 @@ void backward(BackwardArgs<T>& a) {
         const std::int64_t at = (n * l.c + c) * l.inner + i;
         const double g = static_cast<double>(dy[at]);
         sum_dy += g;
-        if (need_scale || (need_x && a.training))
+        if (need_scale || (need_x && use_batch))
           sum_dy_xhat += g * (static_cast<double>(a.inputs[0][at]) - mu) * is;
       }
     if (need_scale) a.grad_inputs[1][c] += static_cast<T>(sum_dy_xhat);
@@ -134,7 +158,7 @@ void backward(BackwardArgs<T>& a) {
         const std::int64_t at = (n * l.c + c) * l.inner + i;
         const double g = static_cast<double>(dy[at]);
         double dx;
-        if (a.training) {
+        if (use_batch) {
           const double xhat = (static_cast<double>(a.inputs[0][at]) - mu) * is;
           dx = gamma * is * (g - sum_dy / count - xhat * sum_dy_xhat / count);
           dx += g_mean / count +
@@ -149,7 +173,7 @@ void backward(BackwardArgs<T>& a) {
 
 inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool training) {
   SaveSpec s = hone::detail::save_none(need.size(), node.outputs.size());
-  s.inputs[0] = need[1] || (need[0] && training);
+  s.inputs[0] = need[1] || (need[0] && batch_statistics(node, training));
   s.inputs[1] = need[0];
   return s;
 }
