@@ -190,3 +190,18 @@ TEST_CASE("graph: freeze and unfreeze by name prefix; buffers never train", "[gr
   CHECK_THROWS_WITH(g.parameter("nope"),
                     "[hone.graph.unknown_value] no parameter or buffer is named \"nope\"");
 }
+
+TEST_CASE("graph: a copy shares parameter storage, clone() does not", "[graph]") {
+  Graph<float> g;
+  g.add_input("x", Shape{1, 2});
+  g.add_parameter("w", Tensor<float>(Shape{2, 2}, 1.0f));
+  g.add_buffer("b", Tensor<float>(Shape{2}, 2.0f));
+  Graph<float> shared = g;
+  Graph<float> cloned = g.clone();
+  g.parameter("w").data[0] = 5.0f;
+  g.parameter("b").data[1] = 7.0f;
+  CHECK(shared.parameter("w").data[0] == 5.0f);
+  CHECK(cloned.parameter("w").data[0] == 1.0f);
+  CHECK(cloned.parameter("b").data[1] == 2.0f);
+  CHECK(cloned.parameter("b").buffer);
+}

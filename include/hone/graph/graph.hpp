@@ -175,6 +175,15 @@ class Graph {
   std::size_t freeze(const std::string& prefix = {}) { return set_trainable(prefix, false); }
   std::size_t unfreeze(const std::string& prefix = {}) { return set_trainable(prefix, true); }
 
+  /// A copy whose parameter, buffer and constant tensors are its own. A plain copy of a
+  /// Graph shares them (Tensor has handle semantics), which is what a training view of the
+  /// same model wants and what two independently trained models must not have.
+  Graph clone() const {
+    Graph out = *this;
+    for (auto& p : out.params_) p.data = p.data.clone();
+    return out;
+  }
+
   /// Checks the graph and infers shapes with the declared input shapes. Throws as analyze().
   void validate() const { (void)analyze(); }
 
