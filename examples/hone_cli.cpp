@@ -1,4 +1,4 @@
-// hone — the command-line tool.
+// hone — the command-line tool. This file dispatches; each command lives in examples/cli/.
 //
 //   hone info MODEL.onnx
 //       inputs, outputs, op counts, parameter counts, named layers and blocks, and whether
@@ -7,184 +7,73 @@
 //       runs the model (inference) on serialized TensorProto inputs, matched to graph inputs
 //       by their name, else by position, and writes OUTDIR/output_<k>.pb (TensorProto, the
 //       graph output's name set) in graph-output order.
+//   hone finetune MODEL.onnx --data TRAIN [--val VAL] --out TUNED.onnx [options]
+//       fine-tunes a classifier with one of hone::train's recipes (cli/finetune.hpp).
+//   hone eval MODEL.onnx --data DATA [options]
+//       accuracy, top-5 and the confusion matrix of a classifier (cli/eval.hpp).
+//   hone export MODEL.onnx --out OUT.onnx [--fold-batch-norm] [--truncate-at V] [--output N]...
+//       re-exports through hone, optionally as a feature extractor (cli/export.hpp).
 //
-// Exit codes: 0 success, 2 bad usage, 1 any other error (message on stderr).
-#include <cstdio>
-#include <filesystem>
-#include <map>
-#include <set>
-#include <string>
-#include <vector>
+// `hone COMMAND --help` prints a command's options. Exit codes: 0 success, 2 bad usage (the
+// message and the command's usage on stderr), 1 any other error ("hone COMMAND: <what>").
+#include <cstdio>     // messages
+#include <exception>  // std::exception
+#include <string>     // the command
+#include <vector>     // option tables
 
-#include "hone/hone.hpp"
-#include "hone/onnx/import.hpp"
+#include "cli/common.hpp"
+#include "cli/eval.hpp"
+#include "cli/export.hpp"
+#include "cli/finetune.hpp"
+#include "cli/inspect.hpp"
 
 namespace {
 
-namespace ox = hone::onnx;
-
 constexpr const char* kUsage =
     "usage: hone info MODEL.onnx\n"
-    "       hone run MODEL.onnx -i INPUT.pb [-i INPUT.pb ...] -o OUTDIR\n";
+    "       hone run MODEL.onnx -i INPUT.pb [-i INPUT.pb ...] -o OUTDIR\n"
+    "       hone finetune MODEL.onnx --data TRAIN [--val VAL] --out TUNED.onnx [options]\n"
+    "       hone eval MODEL.onnx --data DATA [options]\n"
+    "       hone export MODEL.onnx --out OUT.onnx [--fold-batch-norm] [--truncate-at VALUE] [--output NAME]...\n"
+    "       hone COMMAND --help    (the options of a command)\n";
 
-struct UsageError {
-  std::string message;
+struct Command {
+  const char* name;
+  const char* usage;
+  const std::vector<hone_cli::OptionSpec>& (*options)();
+  int (*main)(const hone_cli::Args&);
 };
 
-std::string dims_text(const ox::ValueInfoProto& v) {
-  if (!v.type.has_tensor_type) return "(not a tensor)";
-  std::string s = "(";
-  const auto& dims = v.type.tensor_type.shape.dim;
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i) s += ", ";
-    s += dims[i].has_dim_value ? std::to_string(dims[i].dim_value)
-                               : (dims[i].dim_param.empty() ? "?" : dims[i].dim_param);
-  }
-  return s + ")";
-}
-
-int info(const std::string& path) {
-  const ox::ModelProto m = ox::read_model_file(path);
-  const auto& g = m.graph;
-  std::printf("model: %s\n", path.c_str());
-  std::printf("producer: %s %s, ir_version %lld, opsets:", m.producer_name.c_str(),
-              m.producer_version.c_str(), static_cast<long long>(m.ir_version));
-  for (const auto& o : m.opset_import)
-    std::printf(" %s=%lld", o.domain.empty() ? "ai.onnx" : o.domain.c_str(), static_cast<long long>(o.version));
-  std::printf("\n");
-  std::set<std::string> inits;
-  for (const auto& t : g.initializer) inits.insert(t.name);
-  std::printf("inputs:\n");
-  for (const auto& in : g.input)
-    if (!inits.count(in.name)) std::printf("  %s %s\n", in.name.c_str(), dims_text(in).c_str());
-  std::printf("outputs:\n");
-  for (const auto& out : g.output) std::printf("  %s %s\n", out.name.c_str(), dims_text(out).c_str());
-
-  std::map<std::string, int> ops;
-  for (const auto& n : g.node) ++ops[(n.domain.empty() || n.domain == "ai.onnx" ? "" : n.domain + "::") + n.op_type];
-  std::printf("ops (%zu nodes):", g.node.size());
-  for (const auto& [op, count] : ops) std::printf(" %s x%d", op.c_str(), count);
-  std::printf("\n");
-
-  long long elements = 0;
-  for (const auto& t : g.initializer) {
-    long long n = 1;
-    for (auto d : t.dims) n *= d;
-    elements += n;
-  }
-  std::printf("parameters: %zu initializers, %lld values\n", g.initializer.size(), elements);
-
-  // Layers: initializer names without their last component; blocks: their first component.
-  std::vector<std::string> layers;
-  std::set<std::string> seen, blocks;
-  for (const auto& t : g.initializer) {
-    const auto dot = t.name.find_last_of('.');
-    if (dot == std::string::npos || t.name.rfind("onnx::", 0) == 0) continue;
-    const std::string layer = t.name.substr(0, dot);
-    if (seen.insert(layer).second) layers.push_back(layer);
-    blocks.insert(layer.substr(0, layer.find('.')));
-  }
-  std::printf("layers (%zu):", layers.size());
-  for (const auto& l : layers) std::printf(" %s", l.c_str());
-  std::printf("\nblocks (%zu):", blocks.size());
-  for (const auto& b : blocks) std::printf(" %s", b.c_str());
-  std::printf("\n");
-
-  const auto bad = ox::unsupported_nodes(m);
-  if (bad.empty()) {
-    std::printf("supported: yes, every op is supported\n");
-  } else {
-    std::printf("supported: no, %zu node(s) use unsupported ops:\n", bad.size());
-    for (const auto& b : bad) std::printf("  %s\n", b.c_str());
-  }
-  return 0;
-}
-
-int run(const std::string& path, const std::vector<std::string>& input_files, const std::string& out_dir) {
-  hone::Graph<float> graph = ox::load<float>(path);
-  const auto& graph_inputs = graph.inputs();
-  std::vector<hone::Tensor<float>> feeds(graph_inputs.size());
-  std::vector<bool> fed(graph_inputs.size(), false);
-  std::vector<ox::TensorProto> protos;
-  for (const auto& f : input_files) protos.push_back(ox::read_tensor_file(f));
-  if (protos.size() != graph_inputs.size())
-    throw hone::InvalidArgument(hone::detail::concat("the model has ", graph_inputs.size(), " input(s), ",
-                                                     protos.size(), " file(s) given with -i"));
-  std::vector<std::size_t> by_position;
-  for (std::size_t k = 0; k < protos.size(); ++k) {
-    std::size_t slot = graph_inputs.size();
-    for (std::size_t i = 0; i < graph_inputs.size(); ++i)
-      if (!protos[k].name.empty() && graph_inputs[i].name == protos[k].name) slot = i;
-    if (slot == graph_inputs.size()) {
-      by_position.push_back(k);
-      continue;
-    }
-    if (fed[slot])
-      throw hone::InvalidArgument("two input files are named \"" + protos[k].name + "\"");
-    feeds[slot] = ox::to_tensor<float>(protos[k]);
-    fed[slot] = true;
-  }
-  std::size_t next = 0;
-  for (std::size_t k : by_position) {
-    while (next < fed.size() && fed[next]) ++next;
-    feeds[next] = ox::to_tensor<float>(protos[k]);
-    fed[next] = true;
-  }
-  hone::Session<float> session(graph, {.mode = hone::Mode::inference});
-  const auto outs = session.forward(feeds);
-  std::filesystem::create_directories(out_dir);
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    const std::string file = out_dir + "/output_" + std::to_string(k) + ".pb";
-    ox::write_tensor_file(ox::from_tensor(outs[k], graph.outputs()[k]), file);
-    std::printf("%s: %s %s\n", file.c_str(), graph.outputs()[k].c_str(), outs[k].shape().to_string().c_str());
-  }
-  return 0;
-}
-
-int dispatch(int argc, char** argv) {
-  if (argc < 2) throw UsageError{"missing command"};
-  const std::string cmd = argv[1];
-  if (cmd == "-h" || cmd == "--help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (cmd == "info") {
-    if (argc != 3) throw UsageError{"info takes exactly one MODEL.onnx"};
-    return info(argv[2]);
-  }
-  if (cmd == "run") {
-    std::string model, out;
-    std::vector<std::string> inputs;
-    for (int i = 2; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "-i" || a == "-o") {
-        if (i + 1 >= argc) throw UsageError{a + " needs a value"};
-        (a == "-i" ? inputs.emplace_back() : out) = argv[++i];
-      } else if (!a.empty() && a[0] == '-') {
-        throw UsageError{"unknown option " + a};
-      } else if (model.empty()) {
-        model = a;
-      } else {
-        throw UsageError{"unexpected argument " + a};
-      }
-    }
-    if (model.empty()) throw UsageError{"run needs MODEL.onnx"};
-    if (out.empty()) throw UsageError{"run needs -o OUTDIR"};
-    return run(model, inputs, out);
-  }
-  throw UsageError{"unknown command " + cmd};
-}
+const Command kCommands[] = {
+    {"info", kUsage, hone_cli::info_options, hone_cli::info_main},
+    {"run", kUsage, hone_cli::run_options, hone_cli::run_main},
+    {"finetune", hone_cli::kFinetuneUsage, hone_cli::finetune_options, hone_cli::finetune_main},
+    {"eval", hone_cli::kEvalUsage, hone_cli::eval_options, hone_cli::eval_main},
+    {"export", hone_cli::kExportUsage, hone_cli::export_options, hone_cli::export_main},
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string cmd = argc >= 2 ? argv[1] : "";
+  if (cmd == "-h" || cmd == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const Command* command = nullptr;
+  for (const auto& c : kCommands)
+    if (cmd == c.name) command = &c;
+  if (!command) {
+    std::fprintf(stderr, "hone: %s\n%s", cmd.empty() ? "missing command" : ("unknown command " + cmd).c_str(), kUsage);
+    return 2;
+  }
   try {
-    return dispatch(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "hone: %s\n%s", e.message.c_str(), kUsage);
+    return command->main(hone_cli::Args(argc, argv, 2, command->options()));
+  } catch (const hone_cli::UsageError& e) {
+    std::fprintf(stderr, "hone %s: %s\n%s", command->name, e.message.c_str(), command->usage);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hone: %s\n", e.what());
+    std::fprintf(stderr, "hone %s: %s\n", command->name, e.what());
     return 1;
   }
 }

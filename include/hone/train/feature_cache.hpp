@@ -118,6 +118,7 @@ class FeatureCache {
         row += f.dim(0);
       }
       cache.views_.push_back(data::tensor_dataset(features, labels, data.class_names()));
+      cache.features_.push_back(features);
       cache.bytes_ += features.numel() * static_cast<std::int64_t>(sizeof(float));
     }
     return cache;
@@ -126,6 +127,13 @@ class FeatureCache {
   /// The cached dataset to train on in epoch `epoch` (view epoch % views()).
   const data::Dataset& view(std::size_t epoch) const { return views_[epoch % views_.size()]; }
   std::size_t views() const noexcept { return views_.size(); }
+  /// The features of view `v` (v < views()): (samples, feature dims...), row i for sample i
+  /// of the dataset the cache was built from.
+  const Tensor<float>& features(std::size_t v) const {
+    if (v >= features_.size())
+      throw InvalidArgument(detail::concat("FeatureCache: view ", v, " of ", features_.size()));
+    return features_[v];
+  }
   /// (samples, feature dims...) of one view.
   const Shape& feature_shape() const noexcept { return feature_shape_; }
   /// Bytes held by all views.
@@ -133,6 +141,7 @@ class FeatureCache {
 
  private:
   std::vector<data::Dataset> views_;
+  std::vector<Tensor<float>> features_;
   Shape feature_shape_;
   std::int64_t bytes_ = 0;
 };

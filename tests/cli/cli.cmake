@@ -1,0 +1,185 @@
+# The `hone` tool's finetune, eval and export commands, run as a program (label "cli").
+# Fixtures are written at test time by make_cli_fixtures (two small ONNX classifiers built
+# with hone::Builder and a tiny image folder); the IDX data is Debian's
+# dataset-fashion-mnist. Flows run through run_flow.cmake (exit code, output, the report's
+# keys, `hone info` on the result); bad usage through tests/onnx/expect_exit.cmake.
+if(NOT HONE_BUILD_EXAMPLES)
+  return()
+endif()
+
+set(_cli_dir ${CMAKE_CURRENT_BINARY_DIR}/cli)
+set(_cli_src ${CMAKE_CURRENT_LIST_DIR})                                # functions below run later
+set(_cli_expect_exit ${CMAKE_CURRENT_LIST_DIR}/../onnx/expect_exit.cmake)
+set(_cli_fashion /usr/share/datasets/fashion-mnist)
+set(_cli_train idx:${_cli_fashion}/train-images-idx3-ubyte.gz:${_cli_fashion}/train-labels-idx1-ubyte.gz)
+set(_cli_test idx:${_cli_fashion}/t10k-images-idx3-ubyte.gz:${_cli_fashion}/t10k-labels-idx1-ubyte.gz)
+
+add_executable(hone_cli_fixtures ${_cli_src}/make_cli_fixtures.cpp)
+target_link_libraries(hone_cli_fixtures PRIVATE hone::hone)
+hone_target_warnings(hone_cli_fixtures)
+add_test(NAME "cli: write the test models and image folder" COMMAND hone_cli_fixtures ${_cli_dir})
+set_tests_properties("cli: write the test models and image folder" PROPERTIES
+  LABELS cli FIXTURES_SETUP cli-fixtures)
+
+# hone_cli_flow(NAME <test name> ARGS <hone arguments...> [STDOUT_REGEX r] [STDERR_REGEX r]
+#   [REPORT file] [INFO_MODEL file] [INFO_REGEX r] [INFO_FAIL_REGEX r] [SETUP fixture]
+#   [REQUIRES fixtures...])
+function(hone_cli_flow)
+  cmake_parse_arguments(F "" "NAME;STDOUT_REGEX;STDERR_REGEX;REPORT;INFO_MODEL;INFO_REGEX;INFO_FAIL_REGEX;SETUP"
+                        "ARGS;REQUIRES" ${ARGN})
+  set(defs "")  # none holds a ';' (ARGS, a list, is passed quoted below)
+  foreach(k STDOUT_REGEX STDERR_REGEX REPORT INFO_MODEL INFO_REGEX INFO_FAIL_REGEX)
+    if(DEFINED F_${k})
+      list(APPEND defs "-D${k}=${F_${k}}")
+    endif()
+  endforeach()
+  add_test(NAME "${F_NAME}" COMMAND ${CMAKE_COMMAND} -DHONE=$<TARGET_FILE:hone_cli> "-DARGS=${F_ARGS}" ${defs}
+                                    -P ${_cli_src}/run_flow.cmake)
+  set_tests_properties("${F_NAME}" PROPERTIES LABELS cli TIMEOUT 120
+    FIXTURES_REQUIRED "cli-fixtures;${F_REQUIRES}")
+  if(F_SETUP)
+    set_tests_properties("${F_NAME}" PROPERTIES FIXTURES_SETUP ${F_SETUP})
+  endif()
+endfunction()
+
+# hone_cli_usage(<test name> <expected exit code> <stderr regex> <hone arguments...>)
+function(hone_cli_usage name code regex)
+  add_test(NAME "${name}"
+    COMMAND ${CMAKE_COMMAND} "-DCOMMAND=$<TARGET_FILE:hone_cli>;${ARGN}" -DEXPECTED=${code}
+            "-DSTDERR_REGEX=${regex}" -P ${_cli_expect_exit})
+  set_tests_properties("${name}" PROPERTIES LABELS cli FIXTURES_REQUIRED cli-fixtures)
+endfunction()
+
+# --- finetune: every strategy once, on IDX (grey, 28x28) and on the image folder (RGB) ----
+hone_cli_flow(NAME "cli: finetune --strategy full with --freeze/--unfreeze on Fashion-MNIST"
+  ARGS finetune ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --classes 5,6,7,8,9
+       --per-class 10 --val-per-class 20 --strategy full --freeze conv* --unfreeze conv5.*
+       --bn frozen --optimizer adam --lr 1e-3 --epochs 2 --batch 10 --seed 3 --threads 2
+       --out ${_cli_dir}/tuned_idx.onnx --report ${_cli_dir}/report_idx.json
+  STDOUT_REGEX "classes: 5 \\(5, 6, 7, 8, 9\\).*samples: 50 training, 100 validation.*phase: full fine-tune: [0-9]+ of [0-9]+ parameter tensors trainable \\(--freeze conv\\* --unfreeze conv5\\.\\*\\), 2 epochs, lr 0\\.001, BatchNorm frozen.*val accuracy [01]\\.[0-9]+ \\(best [01]\\.[0-9]+ at epoch [12] of 2\\).*model: .*tuned_idx\\.onnx.*report: .*report_idx\\.json"
+  STDERR_REGEX "new head \"fc2\": 10 -> 5 classes.*epoch 2/2"
+  REPORT ${_cli_dir}/report_idx.json
+  INFO_MODEL ${_cli_dir}/tuned_idx.onnx
+  INFO_REGEX "inputs:\n  image \\(batch, 1, 28, 28\\)\noutputs:\n  fc2 \\(batch, 5\\)"
+  SETUP cli-tuned-idx)
+
+hone_cli_flow(NAME "cli: finetune --strategy lp-ft with --bn adabn"
+  ARGS finetune ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --classes 0,1,2
+       --per-class 10 --val-per-class 10 --strategy lp-ft --bn adabn --epochs 1 --batch 10
+       --out ${_cli_dir}/tuned_lpft.onnx
+  STDOUT_REGEX "phase: linear probe: head \"fc2\" on cached features.*phase: full fine-tune: all parameters, 1 epochs, lr 0\\.0001, BatchNorm frozen.*val accuracy"
+  STDERR_REGEX "adabn: BatchNorm statistics re-estimated on 30 training images")
+
+hone_cli_flow(NAME "cli: finetune --strategy linear-probe with sgd"
+  ARGS finetune ${_cli_dir}/gray.onnx --data=${_cli_train} --val=${_cli_test} --classes=7,9
+       --per-class=8 --val-per-class=10 --strategy=linear-probe --optimizer=sgd --lr=0.05 --epochs=2
+       --out=${_cli_dir}/tuned_probe.onnx
+  STDOUT_REGEX "classes: 2 \\(7, 9\\).*phase: linear probe: head \"fc2\" on cached features.*2 epochs, lr 0\\.05")
+
+# An RGB model fed grey IDX data: replicated to 3 channels, resized 28 -> 32, own mean/std.
+hone_cli_flow(NAME "cli: finetune --strategy gradual, grey IDX into an RGB model"
+  ARGS finetune ${_cli_dir}/rgb.onnx --data ${_cli_train} --val ${_cli_test} --classes 1,3,8
+       --per-class 6 --val-per-class 6 --strategy gradual --epochs 3 --batch 6
+       --mean 0.3 --std 0.3 --out ${_cli_dir}/tuned_gradual.onnx
+  STDOUT_REGEX "phase: gradual unfreezing: 1 epoch\\(s\\) training fc .*phase: gradual unfreezing: 1 epoch\\(s\\) training bn2, fc.*val accuracy"
+  STDERR_REGEX "new head \"fc\": 4 -> 3 classes"
+  INFO_MODEL ${_cli_dir}/tuned_gradual.onnx
+  INFO_REGEX "probs \\(batch, 3\\)")
+
+# The image folder: RGB PPMs of three sizes and a grey PGM per class, no --val (a 20 % split),
+# the default strategy (fine-tune), the Softmax output kept in the export.
+hone_cli_flow(NAME "cli: finetune on an image folder without --val"
+  ARGS finetune ${_cli_dir}/rgb.onnx --data ${_cli_dir}/images --epochs 2 --batch 8 --seed 1
+       --out ${_cli_dir}/tuned_rgb.onnx --report ${_cli_dir}/report_rgb.json
+  STDOUT_REGEX "classes: 3 \\(blue, green, red\\).*samples: 27 training, 6 validation.*phase: fine_tune: 1 epoch\\(s\\) head and BatchNorm only.*phase: fine_tune: 2 epoch\\(s\\) all unfrozen"
+  STDERR_REGEX "no --val: holding out 20 % of each class.*6 images.*new head \"fc\": 4 -> 3 classes"
+  REPORT ${_cli_dir}/report_rgb.json
+  INFO_MODEL ${_cli_dir}/tuned_rgb.onnx
+  INFO_REGEX "inputs:\n  image \\(batch, 3, 32, 32\\)\noutputs:\n  probs \\(batch, 3\\)"
+  SETUP cli-tuned-rgb)
+
+# The preprocessing must keep what the classes differ in (their colour): full fine-tuning
+# at a high rate separates them (measured: 1.0 on the 6 held-out images from epoch 2 on).
+# --image-size 24x24 overrides the model's 32x32 (its global pooling takes any size).
+hone_cli_flow(NAME "cli: finetune learns the colour classes of the image folder"
+  ARGS finetune ${_cli_dir}/rgb.onnx --data ${_cli_dir}/images --strategy full --lr 1e-2 --epochs 15
+       --batch 8 --image-size 24x24 --out ${_cli_dir}/tuned_colour.onnx
+  STDOUT_REGEX "val accuracy (1\\.0000|0\\.8333)"
+  STDERR_REGEX "note: training at 24x24, the model declared 32x32"
+  INFO_MODEL ${_cli_dir}/tuned_colour.onnx
+  INFO_REGEX "image \\(batch, 3, 24, 24\\)"
+  SETUP cli-tuned-colour)
+
+# --- eval ---------------------------------------------------------------------------------
+hone_cli_flow(NAME "cli: eval the tuned model on Fashion-MNIST's test split"
+  ARGS eval ${_cli_dir}/tuned_idx.onnx --data ${_cli_test} --classes 5,6,7,8,9 --per-class 40 --batch 50
+  STDOUT_REGEX "data: .*, 200 images, 5 classes\nloss: [0-9.]+\naccuracy: [01]\\.[0-9]+ \\([0-9]+ of 200\\)\nconfusion matrix.*true.pred +0 +1 +2 +3 +4 +recall\n +5 "
+  REQUIRES cli-tuned-idx)
+hone_cli_flow(NAME "cli: eval prints top-5 with more than 5 classes"
+  ARGS eval ${_cli_dir}/gray.onnx --data ${_cli_test} --per-class 5
+  STDOUT_REGEX "50 images, 10 classes.*accuracy: [01]\\.[0-9]+ \\([0-9]+ of 50\\)\ntop-5 accuracy: [01]\\.[0-9]+")
+hone_cli_flow(NAME "cli: eval the tuned RGB model on its image folder"
+  ARGS eval ${_cli_dir}/tuned_rgb.onnx --data ${_cli_dir}/images
+  STDOUT_REGEX "33 images, 3 classes.*accuracy: [01]\\.[0-9]+ \\([0-9]+ of 33\\).* +blue .* +green .* +red "
+  REQUIRES cli-tuned-rgb)
+hone_cli_flow(NAME "cli: eval at another --image-size"
+  ARGS eval ${_cli_dir}/tuned_colour.onnx --data ${_cli_dir}/images --image-size 28
+  STDOUT_REGEX "33 images, 3 classes.*accuracy: [01]\\.[0-9]+ \\([0-9]+ of 33\\)"
+  REQUIRES cli-tuned-colour)
+hone_cli_usage("cli: --image-size a model cannot take exits 1" 1 "hone eval: .*--image-size 20x20: the model cannot take this size \\(it declares 28x28\\)"
+  eval ${_cli_dir}/gray.onnx --data ${_cli_test} --image-size 20x20)
+hone_cli_usage("cli: eval rejects a model whose output width is not the class count" 1
+  "hone eval: .*has 10 classes but the data has 3 \\(5, 6, 7\\)" eval ${_cli_dir}/gray.onnx --data ${_cli_test} --classes 5,6,7)
+
+# --- export -------------------------------------------------------------------------------
+hone_cli_flow(NAME "cli: export --truncate-at makes a feature extractor"
+  ARGS export ${_cli_dir}/gray.onnx --out ${_cli_dir}/features.onnx --truncate-at features
+  STDOUT_REGEX "output: features \\(batch, 64\\)"
+  INFO_MODEL ${_cli_dir}/features.onnx
+  INFO_REGEX "outputs:\n  features \\(batch, 64\\)"
+  INFO_FAIL_REGEX "fc2")
+hone_cli_flow(NAME "cli: export --fold-batch-norm folds every BatchNorm"
+  ARGS export ${_cli_dir}/gray.onnx --out ${_cli_dir}/folded.onnx --fold-batch-norm --output fc2
+  STDOUT_REGEX "0 BatchNormalization left unfolded.*output: fc2 \\(batch, 10\\)"
+  INFO_MODEL ${_cli_dir}/folded.onnx
+  INFO_REGEX "supported: yes"
+  INFO_FAIL_REGEX "BatchNormalization")
+
+# --- help and bad usage: exit 2 with the message and the command's usage on stderr --------
+add_test(NAME "cli: hone --help lists every command" COMMAND hone_cli --help)
+add_test(NAME "cli: hone finetune --help explains the options" COMMAND hone_cli finetune --help)
+set_tests_properties("cli: hone --help lists every command" PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "hone info.*hone run.*hone finetune.*hone eval.*hone export")
+set_tests_properties("cli: hone finetune --help explains the options" PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "--strategy S .*--freeze GLOB .*--bn P ")
+
+set(_m ${_cli_dir}/gray.onnx)
+set(_ft finetune ${_m} --data ${_cli_train})
+hone_cli_usage("cli: finetune without --out exits 2" 2 "hone finetune: missing --out TUNED.onnx\nusage: hone finetune" ${_ft})
+hone_cli_usage("cli: finetune with an unknown strategy exits 2" 2
+  "--strategy: unknown value \"best\" \\(one of linear-probe, full, lp-ft, gradual, fine-tune\\)" ${_ft} --out x.onnx --strategy best)
+hone_cli_usage("cli: finetune with a bad --lr exits 2" 2 "--lr: \"fast\" is not a number" ${_ft} --out x.onnx --lr fast)
+hone_cli_usage("cli: finetune with a missing value exits 2" 2 "--epochs needs a value" ${_ft} --out x.onnx --epochs)
+hone_cli_usage("cli: finetune with --epochs 0 exits 2" 2 "--epochs: 0 is below the minimum 1" ${_ft} --out x.onnx --epochs 0)
+hone_cli_usage("cli: finetune with an unknown option exits 2" 2 "unknown option --learning-rate" ${_ft} --out x.onnx --learning-rate 1)
+hone_cli_usage("cli: finetune with --batch given twice exits 2" 2 "--batch is given twice" ${_ft} --out x.onnx --batch 4 --batch 8)
+hone_cli_usage("cli: --freeze needs --strategy full" 2 "--freeze/--unfreeze need --strategy full \\(lp-ft here\\)"
+  ${_ft} --out x.onnx --strategy lp-ft --freeze conv1.*)
+hone_cli_usage("cli: --bn frozen does not apply to fine-tune" 2 "--bn frozen does not apply to fine-tune" ${_ft} --out x.onnx --bn frozen)
+hone_cli_usage("cli: --bn train does not apply to linear-probe" 2 "--bn train does not apply to linear-probe"
+  ${_ft} --out x.onnx --strategy linear-probe --bn train)
+hone_cli_usage("cli: a malformed idx: spec exits 2" 2 "--data: \"idx:a.gz\" is not idx:IMAGES:LABELS" finetune ${_m} --data idx:a.gz --out x.onnx)
+hone_cli_usage("cli: a malformed --image-size exits 2" 2 "--image-size: \"28by28\" is not a size" ${_ft} --out x.onnx --image-size 28by28)
+hone_cli_usage("cli: --mean with the wrong count exits 2" 2 "--mean: 2 values for a model of 1 channel\\(s\\)" ${_ft} --out x.onnx --mean 0.1,0.2)
+hone_cli_usage("cli: eval with an unknown option exits 2" 2 "hone eval: unknown option --top\nusage: hone eval" eval ${_m} --data ${_cli_test} --top 3)
+hone_cli_usage("cli: export without --out exits 2" 2 "hone export: missing --out OUT.onnx" export ${_m})
+hone_cli_usage("cli: export --truncate-at with --output exits 2" 2 "--truncate-at and --output cannot be combined"
+  export ${_m} --out x.onnx --truncate-at features --output fc2)
+hone_cli_usage("cli: an unknown command exits 2" 2 "hone: unknown command tune\nusage: hone info" tune ${_m})
+# Errors (exit 1, one line naming the problem).
+hone_cli_usage("cli: finetune on a missing folder exits 1" 1 "hone finetune: .*\"/nonexistent/photos\" is not a folder"
+  finetune ${_m} --data /nonexistent/photos --out x.onnx)
+hone_cli_usage("cli: --freeze with a glob matching nothing exits 1" 1 "hone finetune: .*freeze\\(\"layer9.\\*\"\\): the pattern matches no parameter"
+  ${_ft} --classes 0,1 --per-class 2 --val-per-class 2 --out x.onnx --strategy full --freeze layer9.*)
+hone_cli_usage("cli: --classes naming no class exits 1" 1 "hone finetune: .*--classes: \"Sandal\" is neither a class name nor an index 0..9"
+  ${_ft} --out x.onnx --classes Sandal)
