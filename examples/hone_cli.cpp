@@ -13,6 +13,13 @@
 //       accuracy, top-5 and the confusion matrix of a classifier (cli/eval.hpp).
 //   hone export MODEL.onnx --out OUT.onnx [--fold-batch-norm] [--truncate-at V] [--output N]...
 //       re-exports through hone, optionally as a feature extractor (cli/export.hpp).
+//   hone rank MODEL.onnx [MODEL2.onnx ...] --data DATA [--cut VALUE]... [options]
+//       transferability scores of models and cut points on the target data (cli/rank.hpp).
+//   hone compare MODEL.onnx --data TRAIN --val VAL [--out PREFIX] [options]
+//       transfer against training from scratch, with a report (cli/compare.hpp).
+//   hone demo [--out DIR] [options]
+//       the main job: a Fashion-MNIST model pretrained by hone fine-tuned to new classes and
+//       compared with training from scratch (cli/demo.hpp).
 //
 // `hone COMMAND --help` prints a command's options. Exit codes: 0 success, 2 bad usage (the
 // message and the command's usage on stderr), 1 any other error ("hone COMMAND: <what>").
@@ -22,10 +29,13 @@
 #include <vector>     // option tables
 
 #include "cli/common.hpp"
+#include "cli/compare.hpp"
+#include "cli/demo.hpp"
 #include "cli/eval.hpp"
 #include "cli/export.hpp"
 #include "cli/finetune.hpp"
 #include "cli/inspect.hpp"
+#include "cli/rank.hpp"
 
 namespace {
 
@@ -35,6 +45,9 @@ constexpr const char* kUsage =
     "       hone finetune MODEL.onnx --data TRAIN [--val VAL] --out TUNED.onnx [options]\n"
     "       hone eval MODEL.onnx --data DATA [options]\n"
     "       hone export MODEL.onnx --out OUT.onnx [--fold-batch-norm] [--truncate-at VALUE] [--output NAME]...\n"
+    "       hone rank MODEL.onnx [MODEL2.onnx ...] --data DATA [--cut VALUE]... [options]\n"
+    "       hone compare MODEL.onnx --data TRAIN --val VAL [--out PREFIX] [options]\n"
+    "       hone demo [--out DIR] [--per-class K] [--epochs E] [--threads N] [--seed S]\n"
     "       hone COMMAND --help    (the options of a command)\n";
 
 struct Command {
@@ -50,6 +63,9 @@ const Command kCommands[] = {
     {"finetune", hone_cli::kFinetuneUsage, hone_cli::finetune_options, hone_cli::finetune_main},
     {"eval", hone_cli::kEvalUsage, hone_cli::eval_options, hone_cli::eval_main},
     {"export", hone_cli::kExportUsage, hone_cli::export_options, hone_cli::export_main},
+    {"rank", hone_cli::kRankUsage, hone_cli::rank_options, hone_cli::rank_main},
+    {"compare", hone_cli::kCompareUsage, hone_cli::compare_options, hone_cli::compare_main},
+    {"demo", hone_cli::kDemoUsage, hone_cli::demo_options, hone_cli::demo_main},
 };
 
 }  // namespace

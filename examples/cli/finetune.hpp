@@ -125,31 +125,7 @@ inline FinetuneSettings parse_finetune(const Args& args) {
 }
 
 /// The history in History::to_json's form, as a value of `j`.
-inline void write_history(hone::JsonWriter& j, const hone::train::History& h) {
-  j.begin_object();
-  j.key("best_epoch").value(static_cast<std::int64_t>(h.best_epoch));
-  j.key("best_val_accuracy").value(h.best_val_accuracy);
-  j.key("stopped_early").value(h.stopped_early);
-  j.key("restored_best").value(h.restored_best);
-  j.key("stop_reason").value(h.stop_reason);
-  j.key("epochs").begin_array();
-  for (const auto& e : h.epochs) {
-    j.begin_object();
-    j.key("epoch").value(static_cast<std::int64_t>(e.epoch));
-    j.key("steps").value(e.steps);
-    j.key("lr").value(e.lr);
-    j.key("train_loss").value(e.train_loss);
-    j.key("train_accuracy").value(e.train_accuracy);
-    j.key("val_loss").value(e.val_loss);
-    j.key("val_accuracy").value(e.val_accuracy);
-    j.key("val_top_k").value(e.val_top_k);
-    j.key("seconds").value(e.seconds);
-    j.key("elapsed").value(e.elapsed);
-    j.end_object();
-  }
-  j.end_array();
-  j.end_object();
-}
+inline void write_history(hone::JsonWriter& j, const hone::train::History& h) { h.write_json(j); }
 
 /// Full fine-tuning with some parameters kept frozen: FullFineTune's single phase (BatchNorm
 /// policy, AdamW or the chosen optimizer over default_groups, one-cycle) after the

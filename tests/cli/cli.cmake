@@ -1,4 +1,4 @@
-# The `hone` tool's finetune, eval and export commands, run as a program (label "cli").
+# The `hone` tool's finetune, eval, export, rank, compare and demo commands, run as a program (label "cli").
 # Fixtures are written at test time by make_cli_fixtures (two small ONNX classifiers built
 # with hone::Builder and a tiny image folder); the IDX data is Debian's
 # dataset-fashion-mnist. Flows run through run_flow.cmake (exit code, output, the report's
@@ -23,16 +23,20 @@ set_tests_properties("cli: write the test models and image folder" PROPERTIES
 
 # hone_cli_flow(NAME <test name> ARGS <hone arguments...> [STDOUT_REGEX r] [STDERR_REGEX r]
 #   [REPORT file] [INFO_MODEL file] [INFO_REGEX r] [INFO_FAIL_REGEX r] [SETUP fixture]
-#   [REQUIRES fixtures...])
+#   [REQUIRES fixtures...] [EXISTS files...])
 function(hone_cli_flow)
   cmake_parse_arguments(F "" "NAME;STDOUT_REGEX;STDERR_REGEX;REPORT;INFO_MODEL;INFO_REGEX;INFO_FAIL_REGEX;SETUP"
-                        "ARGS;REQUIRES" ${ARGN})
+                        "ARGS;REQUIRES;EXISTS" ${ARGN})
   set(defs "")  # none holds a ';' (ARGS, a list, is passed quoted below)
   foreach(k STDOUT_REGEX STDERR_REGEX REPORT INFO_MODEL INFO_REGEX INFO_FAIL_REGEX)
     if(DEFINED F_${k})
       list(APPEND defs "-D${k}=${F_${k}}")
     endif()
   endforeach()
+  if(F_EXISTS)
+    string(REPLACE ";" "|" exists "${F_EXISTS}")  # run_flow.cmake splits it again
+    list(APPEND defs "-DEXISTS=${exists}")
+  endif()
   add_test(NAME "${F_NAME}" COMMAND ${CMAKE_COMMAND} -DHONE=$<TARGET_FILE:hone_cli> "-DARGS=${F_ARGS}" ${defs}
                                     -P ${_cli_src}/run_flow.cmake)
   set_tests_properties("${F_NAME}" PROPERTIES LABELS cli TIMEOUT 120
@@ -145,11 +149,57 @@ hone_cli_flow(NAME "cli: export --fold-batch-norm folds every BatchNorm"
   INFO_REGEX "supported: yes"
   INFO_FAIL_REGEX "BatchNormalization")
 
+# --- rank, compare, demo -----------------------------------------------------------------
+# rank: models of different inputs (grey 28x28, RGB 32x32) on the same images, then cut
+# points inside one model.
+if(TARGET hone::eigen)
+  hone_cli_flow(NAME "cli: rank two models on Fashion-MNIST"
+    ARGS rank ${_cli_dir}/gray.onnx ${_cli_dir}/rgb.onnx --data ${_cli_test} --classes 5,6,7,8,9 --per-class 20
+         --threads 2 --json ${_cli_dir}/rank.json
+    STDOUT_REGEX "\\| candidate \\| cut \\| dim \\| LogME \\|.*\\| (gray\\.onnx \\| features \\| 64|rgb\\.onnx \\| [^|]+ \\| 16) \\| -?[0-9.]+ \\|.*\\| (gray\\.onnx \\| features \\| 64|rgb\\.onnx \\| [^|]+ \\| 16) \\|.*json: .*rank\\.json"
+    STDERR_REGEX "hone rank: .*gray\\.onnx on 100 images of 5 classes.*rgb\\.onnx on 100 images of 5 classes"
+    EXISTS ${_cli_dir}/rank.json)
+  hone_cli_flow(NAME "cli: rank cut points inside one model"
+    ARGS rank ${_cli_dir}/gray.onnx --data ${_cli_test} --per-class 10 --cut features --cut fc2 --threads 2
+    STDOUT_REGEX "(features \\| 64 \\|.*fc2 \\| 10 \\||fc2 \\| 10 \\|.*features \\| 64 \\|)")
+  hone_cli_usage("cli: rank at an unknown cut exits 1" 1 "hone rank: .*nowhere"
+    rank ${_cli_dir}/gray.onnx --data ${_cli_test} --per-class 4 --cut nowhere)
+else()
+  hone_cli_usage("cli: rank without Eigen exits 1" 1 "hone rank: .*built without Eigen"
+    rank ${_cli_dir}/gray.onnx --data ${_cli_test})
+endif()
+
+# compare: on IDX with a k-shot sweep; on the image folder through an RGB model whose
+# Softmax output must be skipped for the loss.
+hone_cli_flow(NAME "cli: compare with a k-shot sweep on Fashion-MNIST"
+  ARGS compare ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --classes 5,6,7 --per-class 10
+       --val-per-class 10 --epochs 2 --batch 10 --shots 2,5 --seed 1 --threads 2 --out ${_cli_dir}/compare/cmp
+  STDOUT_REGEX "## Transfer vs training from scratch.*30 training images, 30 validation images, 3 classes.*\\| final accuracy \\| [01]\\.[0-9]+ \\| [01]\\.[0-9]+ \\|.*Training time saved.*\\| images per class \\| transfer \\| scratch \\|\n\\|---\\|---\\|---\\|\n\\| 2 \\| .*\n\\| 5 \\| .*report: .*cmp\\.json, .*cmp\\.md, .*cmp-time\\.svg, .*cmp-shots\\.svg"
+  EXISTS ${_cli_dir}/compare/cmp.json ${_cli_dir}/compare/cmp.md ${_cli_dir}/compare/cmp-time.svg
+         ${_cli_dir}/compare/cmp-shots.svg)
+hone_cli_flow(NAME "cli: compare an RGB Softmax model on the image folder"
+  ARGS compare ${_cli_dir}/rgb.onnx --data ${_cli_dir}/images --val ${_cli_dir}/images --epochs 1 --batch 8
+       --out ${_cli_dir}/compare_rgb
+  STDOUT_REGEX "33 training images, 33 validation images, 3 classes.*\\| final accuracy \\| [01]\\.[0-9]+ \\| [01]\\.[0-9]+ \\|"
+  EXISTS ${_cli_dir}/compare_rgb.json ${_cli_dir}/compare_rgb.md ${_cli_dir}/compare_rgb-time.svg)
+
+# demo: the main job, with its defaults (10 images per class, 10 epochs), about 3 s.
+hone_cli_flow(NAME "cli: demo fine-tunes the pretrained model and compares with scratch"
+  ARGS demo --out ${_cli_dir}/demo --threads 2
+  STDOUT_REGEX "10 training images per class, 500 validation images, 10 epochs each\ntransfer accuracy: [01]\\.[0-9]+ \\(best [01]\\.[0-9]+\\), [0-9.]+ s training\nscratch accuracy: +[01]\\.[0-9]+ \\(best [01]\\.[0-9]+\\), [0-9.]+ s training\ntime to [01]\\.[0-9]+ \\(scratch's best\\): transfer .*\ntraining time saved: .*\nplot: .*demo/transfer-time\\.svg\nreport: .*demo/transfer\\.json, .*demo/transfer\\.md\ntuned model: .*demo/tuned\\.onnx"
+  EXISTS ${_cli_dir}/demo/transfer-time.svg ${_cli_dir}/demo/transfer.json ${_cli_dir}/demo/transfer.md
+         ${_cli_dir}/demo/tuned.onnx
+  INFO_MODEL ${_cli_dir}/demo/tuned.onnx
+  INFO_REGEX "inputs:\n  x \\(batch, 1, 28, 28\\)\noutputs:\n  fc2 \\(batch, 5\\)")
+
 # --- help and bad usage: exit 2 with the message and the command's usage on stderr --------
 add_test(NAME "cli: hone --help lists every command" COMMAND hone_cli --help)
 add_test(NAME "cli: hone finetune --help explains the options" COMMAND hone_cli finetune --help)
 set_tests_properties("cli: hone --help lists every command" PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "hone info.*hone run.*hone finetune.*hone eval.*hone export")
+  PASS_REGULAR_EXPRESSION "hone info.*hone run.*hone finetune.*hone eval.*hone export.*hone rank.*hone compare.*hone demo")
+add_test(NAME "cli: hone demo --help explains the options" COMMAND hone_cli demo --help)
+set_tests_properties("cli: hone demo --help explains the options" PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "dataset-fashion-mnist.*--per-class K .*--epochs E ")
 set_tests_properties("cli: hone finetune --help explains the options" PROPERTIES LABELS cli
   PASS_REGULAR_EXPRESSION "--strategy S .*--freeze GLOB .*--bn P ")
 
@@ -176,7 +226,15 @@ hone_cli_usage("cli: export without --out exits 2" 2 "hone export: missing --out
 hone_cli_usage("cli: export --truncate-at with --output exits 2" 2 "--truncate-at and --output cannot be combined"
   export ${_m} --out x.onnx --truncate-at features --output fc2)
 hone_cli_usage("cli: an unknown command exits 2" 2 "hone: unknown command tune\nusage: hone info" tune ${_m})
+hone_cli_usage("cli: demo with --per-class 0 exits 2" 2 "hone demo: --per-class: 0 is below the minimum 1\nusage: hone demo" demo --per-class 0)
+hone_cli_usage("cli: demo with an argument exits 2" 2 "hone demo: unexpected argument model.onnx" demo model.onnx)
+hone_cli_usage("cli: compare without --val exits 2" 2 "hone compare: missing --val VAL\nusage: hone compare" compare ${_m} --data ${_cli_train})
+hone_cli_usage("cli: compare with an empty --shots item exits 2" 2 "--shots: empty item in \"2,,5\""
+  compare ${_m} --data ${_cli_train} --val ${_cli_test} --shots 2,,5)
+hone_cli_usage("cli: rank without a model exits 2" 2 "hone rank: missing MODEL.onnx\nusage: hone rank" rank --data ${_cli_test})
+hone_cli_usage("cli: rank without --data exits 2" 2 "hone rank: missing --data DATA" rank ${_m})
 # Errors (exit 1, one line naming the problem).
+hone_cli_usage("cli: demo with a missing --model exits 1" 1 "hone demo: .*nonexistent\\.onnx" demo --model /nonexistent.onnx --out ${_cli_dir}/demo_missing)
 hone_cli_usage("cli: finetune on a missing folder exits 1" 1 "hone finetune: .*\"/nonexistent/photos\" is not a folder"
   finetune ${_m} --data /nonexistent/photos --out x.onnx)
 hone_cli_usage("cli: --freeze with a glob matching nothing exits 1" 1 "hone finetune: .*freeze\\(\"layer9.\\*\"\\): the pattern matches no parameter"

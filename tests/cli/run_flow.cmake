@@ -3,6 +3,11 @@
 #   REPORT      a finetune report: the keys a user relies on must be there, with sane values
 #   INFO_MODEL  `hone info` on it must exit 0 with stdout matching INFO_REGEX and not
 #               INFO_FAIL_REGEX
+#   EXISTS      files the command must write (separated by |; removed before it runs)
+if(DEFINED EXISTS)
+  string(REPLACE "|" ";" EXISTS "${EXISTS}")
+  file(REMOVE ${EXISTS})
+endif()
 execute_process(COMMAND ${HONE} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "hone ${ARGS}\n--- stdout\n${out}--- stderr\n${err}")
 if(NOT rc STREQUAL "0")
@@ -14,6 +19,12 @@ endif()
 if(DEFINED STDERR_REGEX AND NOT err MATCHES "${STDERR_REGEX}")
   message(FATAL_ERROR "stderr does not match \"${STDERR_REGEX}\"")
 endif()
+
+foreach(f IN LISTS EXISTS)
+  if(NOT EXISTS "${f}")
+    message(FATAL_ERROR "${f} was not written")
+  endif()
+endforeach()
 
 if(DEFINED REPORT)
   file(READ ${REPORT} json)

@@ -170,7 +170,7 @@ std::size_t adabn(Graph<T>& graph,
       std::vector<std::string> names;
       for (const auto& in : work.inputs()) names.push_back(in.name);
       throw InvalidArgument("hone.train.adabn",
-                            detail::concat("adabn: batch ", batches, " has ", batch->size(),
+                            hone::detail::concat("adabn: batch ", batches, " has ", batch->size(),
                                            " tensors; expected one per graph input (", graph.inputs().size(),
                                            ") or one for each of ", detail::some_names(names)));
     }

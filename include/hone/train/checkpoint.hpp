@@ -145,7 +145,7 @@ Checkpoint<T> parse_checkpoint(std::span<const std::uint8_t> bytes, const std::s
   std::string format;
   std::int64_t version = -1;
   auto nonneg = [&](std::int64_t v, const char* what) {
-    if (v < 0) r.fail(what, detail::concat("is negative (", v, ")"), "hone.train.checkpoint");
+    if (v < 0) r.fail(what, hone::detail::concat("is negative (", v, ")"), "hone.train.checkpoint");
     return static_cast<std::size_t>(v);
   };
   while (!r.at_end()) {
@@ -231,12 +231,12 @@ Checkpoint<T> parse_checkpoint(std::span<const std::uint8_t> bytes, const std::s
   }
   if (format != detail_checkpoint::kFormat)
     throw ParseError("hone.train.checkpoint",
-                     detail::concat(source.empty() ? "" : source + ": ",
+                     hone::detail::concat(source.empty() ? "" : source + ": ",
                                     "not a hone checkpoint (format field is \"", format, "\")"),
                      0);
   if (version != detail_checkpoint::kVersion)
     throw ParseError("hone.train.checkpoint",
-                     detail::concat(source.empty() ? "" : source + ": ", "checkpoint version ", version,
+                     hone::detail::concat(source.empty() ? "" : source + ": ", "checkpoint version ", version,
                                     " is not supported (this hone reads version ",
                                     detail_checkpoint::kVersion, ")"),
                      0);
@@ -270,14 +270,14 @@ void restore_checkpoint(const Checkpoint<T>& c, Graph<T>& model, Optimizer<T>& o
   for (const auto& p : model.parameters()) expected += p.constant ? 0 : 1;
   for (const auto& [name, t] : c.model) {
     if (!model.has_parameter(name))
-      throw InvalidArgument(detail::concat("checkpoint: \"", name, "\" is not a parameter of the model"));
+      throw InvalidArgument(hone::detail::concat("checkpoint: \"", name, "\" is not a parameter of the model"));
     auto& p = model.parameter(name);
     if (!(p.data.shape() == t.shape()))
-      throw InvalidArgument(detail::concat("checkpoint: \"", name, "\" has shape ", t.shape(),
+      throw InvalidArgument(hone::detail::concat("checkpoint: \"", name, "\" has shape ", t.shape(),
                                            " in the checkpoint but ", p.data.shape(), " in the model"));
   }
   if (c.model.size() != expected)
-    throw InvalidArgument(detail::concat("checkpoint: holds ", c.model.size(), " tensors, the model has ",
+    throw InvalidArgument(hone::detail::concat("checkpoint: holds ", c.model.size(), " tensors, the model has ",
                                          expected, " parameters and buffers"));
   optimizer.load_state(c.optimizer);
   for (const auto& [name, t] : c.model) model.parameter(name).data.copy_from(t);
@@ -285,7 +285,7 @@ void restore_checkpoint(const Checkpoint<T>& c, Graph<T>& model, Optimizer<T>& o
     if (!p.buffer && !p.constant) p.trainable = false;
   for (const auto& name : c.trainable) {
     if (!model.has_parameter(name))
-      throw InvalidArgument(detail::concat("checkpoint: trainable \"", name, "\" is not a parameter"));
+      throw InvalidArgument(hone::detail::concat("checkpoint: trainable \"", name, "\" is not a parameter"));
     model.parameter(name).trainable = true;
   }
 }

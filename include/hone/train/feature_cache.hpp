@@ -53,11 +53,11 @@ void check_cacheable(const Graph<T>& model, const std::string& cut) {
     if (n == npos) continue;
     const Node& node = model.nodes()[n];
     if (node.op == "Dropout")
-      throw InvalidArgument(detail::concat("feature cache: node \"", node.name,
+      throw InvalidArgument(hone::detail::concat("feature cache: node \"", node.name,
                                            "\" (Dropout) before the cut \"", cut,
                                            "\" is random in training; its output cannot be cached"));
     if (node.op == "BatchNormalization" && !uses_running_stats(node))
-      throw InvalidArgument(detail::concat(
+      throw InvalidArgument(hone::detail::concat(
           "feature cache: node \"", node.name, "\" (BatchNormalization) before the cut \"", cut,
           "\" uses batch statistics in training; set BnPolicy::frozen on it first"));
     for (std::size_t in : a.node_inputs[n]) {
@@ -65,7 +65,7 @@ void check_cacheable(const Graph<T>& model, const std::string& cut) {
       needed[in] = true;
       const std::size_t p = a.param[in];
       if (p != npos && model.parameters()[p].trainable)
-        throw InvalidArgument(detail::concat("feature cache: parameter \"", a.names[in],
+        throw InvalidArgument(hone::detail::concat("feature cache: parameter \"", a.names[in],
                                              "\" before the cut \"", cut,
                                              "\" is trainable; freeze the backbone first"));
       stack.push_back(in);
@@ -84,7 +84,7 @@ class FeatureCache {
     if (options.views == 0) throw InvalidArgument("FeatureCache: views must be at least 1");
     if (data.empty()) throw InvalidArgument("FeatureCache: the dataset is empty");
     if (prefix.inputs().size() != 1)
-      throw InvalidArgument(detail::concat("FeatureCache: the backbone has ", prefix.inputs().size(),
+      throw InvalidArgument(hone::detail::concat("FeatureCache: the backbone has ", prefix.inputs().size(),
                                            " inputs; one is supported"));
     FeatureCache cache;
     Session<T> session(prefix, {Mode::inference, options.seed, {}});
@@ -100,7 +100,7 @@ class FeatureCache {
       std::int64_t row = 0, row_elems = 0;
       while (auto batch = loader.next()) {
         if (batch->skipped)
-          throw InvalidArgument(detail::concat("FeatureCache: ", batch->skipped,
+          throw InvalidArgument(hone::detail::concat("FeatureCache: ", batch->skipped,
                                                " samples could not be read; a cache needs all of them"));
         Tensor<T> x;
         if constexpr (std::is_same_v<T, float>) x = batch->inputs;
@@ -131,7 +131,7 @@ class FeatureCache {
   /// of the dataset the cache was built from.
   const Tensor<float>& features(std::size_t v) const {
     if (v >= features_.size())
-      throw InvalidArgument(detail::concat("FeatureCache: view ", v, " of ", features_.size()));
+      throw InvalidArgument(hone::detail::concat("FeatureCache: view ", v, " of ", features_.size()));
     return features_[v];
   }
   /// (samples, feature dims...) of one view.

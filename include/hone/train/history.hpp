@@ -34,8 +34,8 @@ struct History {
   bool restored_best = false;  ///< keep_best restored the weights of best_epoch
   std::string stop_reason;     ///< "epochs", "max_steps", "early_stopping", "callback"
 
-  std::string to_json() const {
-    hone::JsonWriter j;
+  /// Writes the history as one JSON object value of `j` (the form of to_json()).
+  void write_json(hone::JsonWriter& j) const {
     j.begin_object();
     j.key("best_epoch").value(static_cast<std::int64_t>(best_epoch));
     j.key("best_val_accuracy").value(best_val_accuracy);
@@ -59,6 +59,11 @@ struct History {
     }
     j.end_array();
     j.end_object();
+  }
+
+  std::string to_json() const {
+    hone::JsonWriter j;
+    write_json(j);
     return j.str();
   }
 };

@@ -42,17 +42,17 @@ class ConfusionMatrix {
   template <class T, class L>
   void add(const Tensor<T>& logits, const Tensor<L>& labels) {
     if (logits.rank() != 2 || logits.dim(1) != static_cast<std::int64_t>(classes_))
-      throw ShapeError(detail::concat("ConfusionMatrix: logits of shape ", logits.shape(),
+      throw ShapeError(hone::detail::concat("ConfusionMatrix: logits of shape ", logits.shape(),
                                       ", expected (N, ", classes_, ")"));
     if (labels.numel() != logits.dim(0))
-      throw ShapeError(detail::concat("ConfusionMatrix: ", labels.numel(), " labels for ",
+      throw ShapeError(hone::detail::concat("ConfusionMatrix: ", labels.numel(), " labels for ",
                                       logits.dim(0), " rows of logits"));
     const auto c = static_cast<std::int64_t>(classes_);
     std::vector<std::size_t> order(classes_);
     for (std::int64_t i = 0; i < logits.dim(0); ++i) {
       const auto label = static_cast<std::int64_t>(labels[i]);
       if (label < 0 || label >= c || static_cast<double>(labels[i]) != static_cast<double>(label))
-        throw InvalidArgument(detail::concat("ConfusionMatrix: sample ", i, " has label ",
+        throw InvalidArgument(hone::detail::concat("ConfusionMatrix: sample ", i, " has label ",
                                              static_cast<double>(labels[i]), "; classes are 0..",
                                              c - 1));
       const T* row = logits.data() + i * c;
@@ -77,7 +77,7 @@ class ConfusionMatrix {
   /// Samples of true class `truth` predicted as `predicted`.
   std::int64_t count(std::size_t truth, std::size_t predicted) const {
     if (truth >= classes_ || predicted >= classes_)
-      throw InvalidArgument(detail::concat("ConfusionMatrix::count: class index out of range (",
+      throw InvalidArgument(hone::detail::concat("ConfusionMatrix::count: class index out of range (",
                                            classes_, " classes)"));
     return counts_[truth * classes_ + predicted];
   }

@@ -45,13 +45,13 @@ class L2SP {
   /// that is not a parameter.
   L2SP(const Graph<T>& graph, L2SPOptions options = {}) : graph_(graph), options_(std::move(options)) {
     if (options_.alpha < 0 || options_.beta < 0)
-      throw InvalidArgument(detail::concat("L2SP: alpha (", options_.alpha, ") and beta (",
+      throw InvalidArgument(hone::detail::concat("L2SP: alpha (", options_.alpha, ") and beta (",
                                            options_.beta, ") must be non-negative"));
     for (const auto& p : graph.parameters())
       if (!p.buffer && !p.constant) start_.emplace(p.name, p.data.clone());
     for (const auto& n : options_.new_params) {
       if (!graph.has_parameter(n))
-        throw InvalidArgument(detail::concat("L2SP: new_params names \"", n,
+        throw InvalidArgument(hone::detail::concat("L2SP: new_params names \"", n,
                                              "\", which is not a parameter of the graph"));
       new_.insert(n);
     }

@@ -166,7 +166,7 @@ std::size_t freeze_until(Graph<T>& graph, std::size_t depth) {
   const std::vector<LayerInfo> all = layers(graph);
   if (depth > all.size())
     throw InvalidArgument("hone.train.freeze_until",
-                          detail::concat("freeze_until: depth ", depth, " is past the last layer; the graph has ",
+                          hone::detail::concat("freeze_until: depth ", depth, " is past the last layer; the graph has ",
                                          all.size(), " layers (depths 0 to ", all.size(), ")"));
   std::set<std::string> early, late;
   for (const auto& layer : all)
@@ -199,7 +199,7 @@ std::size_t freeze_until(Graph<T>& graph, const std::string& name) {
     if (module || param || layer.node == name) return freeze_until(graph, layer.depth);
   }
   throw InvalidArgument("hone.train.freeze_until",
-                        detail::concat("freeze_until(\"", name,
+                        hone::detail::concat("freeze_until(\"", name,
                                        "\"): no layer has this module path, node or parameter name; "
                                        "the blocks are ", detail::some_names(block_names(graph), 12)));
 }

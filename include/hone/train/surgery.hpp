@@ -372,7 +372,7 @@ HeadInfo find_head(const Graph<T>& graph) {
     const std::size_t n = a.producer[v];
     if (n == npos)
       throw InvalidArgument("hone.train.no_head",
-                            detail::concat("find_head: walking back from graph output \"",
+                            hone::detail::concat("find_head: walking back from graph output \"",
                                            a.names[a.outputs[0]], "\" reached \"", a.names[v],
                                            "\", which no node computes; the graph has no classifier layer"));
     const Node& node = nodes[n];
@@ -428,10 +428,10 @@ HeadInfo find_head(const Graph<T>& graph) {
       continue;
     }
     std::string walked;
-    for (const auto& p : path) walked += detail::concat(" <- \"", p, "\"");
+    for (const auto& p : path) walked += hone::detail::concat(" <- \"", p, "\"");
     throw InvalidArgument(
         "hone.train.no_head",
-        detail::concat("find_head: graph output \"", a.names[a.outputs[0]], "\"", walked,
+        hone::detail::concat("find_head: graph output \"", a.names[a.outputs[0]], "\"", walked,
                        " <- node \"", node.name, "\" (", node.op,
                        "): the search stops there, since it is not a classifier layer (a Gemm or "
                        "MatMul with a parameter weight, or a 1x1 Conv) and not a shape, "
@@ -453,7 +453,7 @@ template <class T>
 HeadInfo replace_head(Graph<T>& graph, std::int64_t num_classes, std::uint64_t seed = 0) {
   if (num_classes < 1)
     throw InvalidArgument("hone.train.replace_head",
-                          detail::concat("replace_head: num_classes must be >= 1, got ", num_classes));
+                          hone::detail::concat("replace_head: num_classes must be >= 1, got ", num_classes));
   const HeadInfo h = find_head(graph);
   Graph<T> g = graph;  // parameters are shared handles; the head gets new tensors below
   const Node* layer = nullptr;
@@ -462,7 +462,7 @@ HeadInfo replace_head(Graph<T>& graph, std::int64_t num_classes, std::uint64_t s
   const Shape old_w = g.parameter(h.weight).data.shape();
   if (h.op == "Conv" && layer->attrs.get_int("group", 1) != 1)
     throw InvalidArgument("hone.train.replace_head",
-                          detail::concat("replace_head: head \"", h.node,
+                          hone::detail::concat("replace_head: head \"", h.node,
                                          "\" is a grouped Conv; only group = 1 can be resized"));
   // PyTorch's layout (out, in, 1, ...), transposed afterwards for (in, out) weights.
   std::vector<std::int64_t> dims = {num_classes, h.in_features};
@@ -507,7 +507,7 @@ HeadInfo replace_head(Graph<T>& graph, std::int64_t num_classes, std::uint64_t s
     g.validate();
   } catch (const Error& e) {
     throw InvalidArgument("hone.train.replace_head",
-                          detail::concat("replace_head: with head \"", h.node, "\" resized from ",
+                          hone::detail::concat("replace_head: with head \"", h.node, "\" resized from ",
                                          h.out_features, " to ", num_classes,
                                          " outputs the graph no longer validates: ", e.what()));
   }
@@ -553,7 +553,7 @@ SplitGraphs<T> split_at(const Graph<T>& graph, const std::string& value) {
   for (std::size_t v : a.outputs)
     if (v != cut && a.producer[v] != npos && before[a.producer[v]])
       throw InvalidArgument("hone.train.split",
-                            detail::concat("split_at(\"", value, "\"): graph output \"", a.names[v],
+                            hone::detail::concat("split_at(\"", value, "\"): graph output \"", a.names[v],
                                            "\" is computed before the cut; the suffix could not produce it"));
   bool reads_cut = false;
   std::vector<bool> suffix_reads(a.names.size(), false);
@@ -570,7 +570,7 @@ SplitGraphs<T> split_at(const Graph<T>& graph, const std::string& value) {
       if (early_activation || shared_input)
         throw InvalidArgument(
             "hone.train.split",
-            detail::concat("split_at(\"", value, "\"): node \"", nodes[n].name, "\" (", nodes[n].op,
+            hone::detail::concat("split_at(\"", value, "\"): node \"", nodes[n].name, "\" (", nodes[n].op,
                            ") after the cut reads \"", a.names[v], "\", ",
                            early_activation ? "computed before the cut" : "a graph input the part before the cut reads",
                            "; only \"", value, "\" may cross it (a skip or residual connection "
@@ -579,7 +579,7 @@ SplitGraphs<T> split_at(const Graph<T>& graph, const std::string& value) {
   }
   if (!reads_cut)
     throw InvalidArgument("hone.train.split",
-                          detail::concat("split_at(\"", value, "\"): no graph output depends on it"));
+                          hone::detail::concat("split_at(\"", value, "\"): no graph output depends on it"));
 
   SplitGraphs<T> out{graph, Graph<T>()};
   for (auto& p : out.prefix.parameters()) p.data = p.data.clone();

@@ -66,7 +66,7 @@ Graph<T> with_loss(const Graph<T>& model, const LossOptions& options = {}) {
   const GraphAnalysis a = model.analyze();
   const Shape& s = a.shapes[a.value(logits)];
   if (s.rank() != 2)
-    throw ShapeError(detail::concat("with_loss: the logits \"", logits, "\" have shape ", s,
+    throw ShapeError(hone::detail::concat("with_loss: the logits \"", logits, "\" have shape ", s,
                                     "; a classification loss needs (N, C)"));
   // Rebuilt through the public API (rather than copied) so the outputs can be replaced;
   // Tensor copies share storage, so the parameters are the model's own.
@@ -229,7 +229,7 @@ class Trainer {
     Tensor<T> out(labels.shape());
     for (std::int64_t i = 0; i < labels.numel(); ++i) {
       if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes)
-        throw InvalidArgument(detail::concat("Trainer: label ", labels[i], " but the model has ",
+        throw InvalidArgument(hone::detail::concat("Trainer: label ", labels[i], " but the model has ",
                                              classes, " outputs (classes 0..", classes - 1,
                                              "); replace the head to fit the data"));
       out[i] = static_cast<T>(labels[i]);
