@@ -106,16 +106,7 @@ inline int compare_main(const Args& args) {
   const std::string out = model.outputs()[0];
   if (logits != out) {
     o.recipe = [o, logits](hone::Graph<float>& m, const hd::Dataset& t, const hd::Dataset* v) {
-      hone::train::FullFineTune ft;
-      ft.epochs = o.epochs;
-      ft.lr = o.lr;
-      ft.options.one_cycle = false;
-      ft.options.optimizer.kind = o.optimizer;
-      ft.options.optimizer.weight_decay = 0;
-      ft.options.trainer.batch_size = o.batch_size;
-      ft.options.trainer.seed = o.seed;
-      ft.options.trainer.progress = hone::train::Progress::none;
-      ft.options.trainer.keep_best = false;
+      hone::train::FullFineTune ft = hone::transfer::default_fine_tune(o);  // o.progress is none
       ft.options.trainer.loss.logits = logits;
       return ft.run(m, t, v);
     };

@@ -124,17 +124,7 @@ inline int demo_main(const Args& args) {
   hone::Graph<float> tuned;
   bool have_tuned = false;
   o.recipe = [&](hone::Graph<float>& model, const hone::data::Dataset& t, const hone::data::Dataset* v) {
-    ht::FullFineTune ft;
-    ft.epochs = o.epochs;
-    ft.lr = o.lr;
-    ft.options.one_cycle = false;
-    ft.options.optimizer.kind = o.optimizer;
-    ft.options.optimizer.weight_decay = 0;
-    ft.options.trainer.batch_size = o.batch_size;
-    ft.options.trainer.seed = o.seed;
-    ft.options.trainer.progress = ht::Progress::none;
-    ft.options.trainer.keep_best = false;
-    ht::RecipeResult r = ft.run(model, t, v);
+    ht::RecipeResult r = tr::default_fine_tune(o).run(model, t, v);
     if (!have_tuned) {
       tuned = model.clone();
       have_tuned = true;

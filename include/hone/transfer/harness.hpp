@@ -148,21 +148,28 @@ struct HarnessOptions {
   Recipe recipe = {};
 };
 
+/// The harness's default recipe as an object, for callers that adjust it (e.g. the loss's
+/// logits value) and run it themselves: every parameter trained for `epochs` at a constant
+/// `lr` with `optimizer`, no weight decay, no keep-best.
+inline train::FullFineTune default_fine_tune(const HarnessOptions& o) {
+  train::FullFineTune ft;
+  ft.epochs = o.epochs;
+  ft.lr = o.lr;
+  ft.options.one_cycle = false;
+  ft.options.optimizer.kind = o.optimizer;
+  ft.options.optimizer.weight_decay = 0;
+  ft.options.trainer.batch_size = o.batch_size;
+  ft.options.trainer.seed = o.seed;
+  ft.options.trainer.progress = o.progress;
+  ft.options.trainer.keep_best = false;
+  return ft;
+}
+
 namespace detail_harness {
 
 inline Recipe default_recipe(const HarnessOptions& o) {
   return [o](Graph<float>& model, const data::Dataset& train, const data::Dataset* val) {
-    train::FullFineTune ft;
-    ft.epochs = o.epochs;
-    ft.lr = o.lr;
-    ft.options.one_cycle = false;
-    ft.options.optimizer.kind = o.optimizer;
-    ft.options.optimizer.weight_decay = 0;
-    ft.options.trainer.batch_size = o.batch_size;
-    ft.options.trainer.seed = o.seed;
-    ft.options.trainer.progress = o.progress;
-    ft.options.trainer.keep_best = false;
-    return ft.run(model, train, val);
+    return default_fine_tune(o).run(model, train, val);
   };
 }
 
