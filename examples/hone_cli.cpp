@@ -17,6 +17,8 @@
 //       transferability scores of models and cut points on the target data (cli/rank.hpp).
 //   hone compare MODEL.onnx --data TRAIN --val VAL [--out PREFIX] [options]
 //       transfer against training from scratch, with a report (cli/compare.hpp).
+//   hone bench MODEL.onnx [--batch B] [--mode infer|train-full|train-head] [--threads N] [--iters N]
+//       median images/s of inference or a training step on random data (cli/bench.hpp).
 //   hone demo [--out DIR] [options]
 //       the main job: a Fashion-MNIST model pretrained by hone fine-tuned to new classes and
 //       compared with training from scratch (cli/demo.hpp).
@@ -28,6 +30,7 @@
 #include <string>     // the command
 #include <vector>     // option tables
 
+#include "cli/bench.hpp"
 #include "cli/common.hpp"
 #include "cli/compare.hpp"
 #include "cli/demo.hpp"
@@ -47,6 +50,7 @@ constexpr const char* kUsage =
     "       hone export MODEL.onnx --out OUT.onnx [--fold-batch-norm] [--truncate-at VALUE] [--output NAME]...\n"
     "       hone rank MODEL.onnx [MODEL2.onnx ...] --data DATA [--cut VALUE]... [options]\n"
     "       hone compare MODEL.onnx --data TRAIN --val VAL [--out PREFIX] [options]\n"
+    "       hone bench MODEL.onnx [--batch B] [--mode infer|train-full|train-head] [--threads N] [--iters N]\n"
     "       hone demo [--out DIR] [--per-class K] [--epochs E] [--threads N] [--seed S]\n"
     "       hone COMMAND --help    (the options of a command)\n";
 
@@ -65,6 +69,7 @@ const Command kCommands[] = {
     {"export", hone_cli::kExportUsage, hone_cli::export_options, hone_cli::export_main},
     {"rank", hone_cli::kRankUsage, hone_cli::rank_options, hone_cli::rank_main},
     {"compare", hone_cli::kCompareUsage, hone_cli::compare_options, hone_cli::compare_main},
+    {"bench", hone_cli::kBenchUsage, hone_cli::bench_options, hone_cli::bench_main},
     {"demo", hone_cli::kDemoUsage, hone_cli::demo_options, hone_cli::demo_main},
 };
 

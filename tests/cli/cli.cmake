@@ -1,4 +1,4 @@
-# The `hone` tool's finetune, eval, export, rank, compare and demo commands, run as a program (label "cli").
+# The `hone` tool's finetune, eval, export, rank, compare, bench and demo commands, run as a program (label "cli").
 # Fixtures are written at test time by make_cli_fixtures (two small ONNX classifiers built
 # with hone::Builder and a tiny image folder); the IDX data is Debian's
 # dataset-fashion-mnist. Flows run through run_flow.cmake (exit code, output, the report's
@@ -193,10 +193,19 @@ hone_cli_flow(NAME "cli: demo fine-tunes the pretrained model and compares with 
   INFO_REGEX "inputs:\n  x \\(batch, 1, 28, 28\\)\noutputs:\n  fc2 \\(batch, 5\\)")
 
 # --- help and bad usage: exit 2 with the message and the command's usage on stderr --------
+# bench: the three modes on the small grey model; the last line is "<number> img/s".
+foreach(_mode infer train-full train-head)
+  hone_cli_flow(NAME "cli: bench --mode ${_mode}"
+    ARGS bench ${_cli_dir}/gray.onnx --mode ${_mode} --batch 8 --iters 3 --warmup 1 --threads 2
+    STDOUT_REGEX "mode: ${_mode}, batch 8, input 1x28x28, threads 2, 3 timed iterations after 1 warm-up\nseconds per iteration: median [0-9.]+, min [0-9.]+, max [0-9.]+\npeak RSS: [0-9.]+ MiB\n[0-9]+\\.[0-9][0-9] img/s\n$")
+endforeach()
+hone_cli_usage("cli: bench with an unknown --mode exits 2" 2 "hone bench: --mode: unknown value \"train\" \\(one of infer, train-full, train-head\\)" bench ${_cli_dir}/gray.onnx --mode train)
+hone_cli_usage("cli: bench on a model without image input exits 1" 1 "hone bench: .*" bench /nonexistent.onnx)
+
 add_test(NAME "cli: hone --help lists every command" COMMAND hone_cli --help)
 add_test(NAME "cli: hone finetune --help explains the options" COMMAND hone_cli finetune --help)
 set_tests_properties("cli: hone --help lists every command" PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "hone info.*hone run.*hone finetune.*hone eval.*hone export.*hone rank.*hone compare.*hone demo")
+  PASS_REGULAR_EXPRESSION "hone info.*hone run.*hone finetune.*hone eval.*hone export.*hone rank.*hone compare.*hone bench.*hone demo")
 add_test(NAME "cli: hone demo --help explains the options" COMMAND hone_cli demo --help)
 set_tests_properties("cli: hone demo --help explains the options" PROPERTIES LABELS cli
   PASS_REGULAR_EXPRESSION "dataset-fashion-mnist.*--per-class K .*--epochs E ")
