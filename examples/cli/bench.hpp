@@ -15,7 +15,7 @@ namespace hone_cli {
 
 inline constexpr const char* kBenchUsage =
     "usage: hone bench MODEL.onnx [--batch B] [--mode infer|train-full|train-head] [--threads N]\n"
-    "         [--iters N] [--warmup N] [--image-size HxW] [--seed S]\n";
+    "         [--iters N] [--warmup N] [--image-size HxW] [--seed S] [--profile]\n";
 
 inline constexpr const char* kBenchHelp =
     "\n"
@@ -33,7 +33,9 @@ inline constexpr const char* kBenchHelp =
     "  --image-size HxW   input size when the model allows another one [the model's; 224x224\n"
     "                     when the model leaves it symbolic]\n"
     "  --threads N        compute threads [all CPUs]\n"
-    "  --seed S           seed of the random data [0]\n";
+    "  --seed S           seed of the random data [0]\n"
+    "  --profile          also print the time per op type (forward, backward) over the timed\n"
+    "                     iterations (timing each node adds a little overhead)\n";
 
 inline int bench_main(const Args& args) {
   if (args.help) {
@@ -51,6 +53,7 @@ inline int bench_main(const Args& args) {
   if (const auto v = args.value("--warmup")) warmup = parse_count("--warmup", *v, 0);
   std::uint64_t seed = 0;
   if (const auto v = args.value("--seed")) seed = parse_count("--seed", *v, 0);
+  const bool profile = args.flag("--profile");
   if (const auto v = args.value("--threads")) hone::set_num_threads(parse_count("--threads", *v));
 
   hone::Graph<float> model = load_model(model_path);
@@ -73,13 +76,16 @@ inline int bench_main(const Args& args) {
   using clock = std::chrono::steady_clock;
   std::vector<double> seconds;
   std::int64_t classes = 0;
+  std::vector<hone::OpProfile> ops;
   if (mode == "infer") {
-    hone::Session<float> session(model, {hone::Mode::inference, seed, {}});
+    hone::Session<float> session(model, {hone::Mode::inference, seed, {}, profile});
     for (std::size_t i = 0; i < warmup + iters; ++i) {
+      if (i == warmup) session.reset_profile();
       const auto t0 = clock::now();
       (void)session.forward({x});
       if (i >= warmup) seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     }
+    ops = session.profile();
   } else {
     const std::string logits = logits_value(model);
     classes = output_width(model, logits);
@@ -95,8 +101,9 @@ inline int bench_main(const Args& args) {
     hone::Tensor<float> labels(hone::Shape{batch});
     for (auto& v : labels.span()) v = static_cast<float>(gen.uniform_int(static_cast<std::uint64_t>(classes)));
     hone::train::SGD<float> sgd(model, {.lr = 0.01, .momentum = 0.9});
-    hone::Session<float> session(g, {hone::Mode::train, seed, {}});
+    hone::Session<float> session(g, {hone::Mode::train, seed, {}, profile});
     for (std::size_t i = 0; i < warmup + iters; ++i) {
+      if (i == warmup) session.reset_profile();
       const auto t0 = clock::now();
       session.zero_grad();
       (void)session.forward({x, labels});
@@ -104,6 +111,7 @@ inline int bench_main(const Args& args) {
       sgd.step(session);
       if (i >= warmup) seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     }
+    ops = session.profile();
   }
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds.size() % 2 ? seconds[seconds.size() / 2]
@@ -115,13 +123,27 @@ inline int bench_main(const Args& args) {
               static_cast<long long>(height), static_cast<long long>(width), hone::get_num_threads(), iters, warmup);
   std::printf("seconds per iteration: median %.4f, min %.4f, max %.4f\n", median, seconds.front(), seconds.back());
   std::printf("peak RSS: %.1f MiB\n", static_cast<double>(hone::peak_rss_bytes()) / (1024.0 * 1024.0));
+  if (profile) {
+    std::sort(ops.begin(), ops.end(), [](const hone::OpProfile& a, const hone::OpProfile& b) {
+      return a.forward_seconds + a.backward_seconds > b.forward_seconds + b.backward_seconds;
+    });
+    const double per = 1.0 / static_cast<double>(iters);
+    std::printf("per iteration, by op type:\n%-22s %10s %10s %8s\n", "op", "forward s", "backward s", "nodes");
+    for (const auto& p : ops)
+      std::printf("%-22s %10.4f %10.4f %8lld\n", p.op.c_str(), p.forward_seconds * per, p.backward_seconds * per,
+                  static_cast<long long>(p.forward_calls / static_cast<std::int64_t>(iters)));
+  }
+  const hone::TensorCacheStats cache = hone::tensor_cache_stats();
+  std::printf("tensor cache: %.1f MiB held, %llu hits, %llu misses\n",
+              static_cast<double>(cache.cached_bytes) / (1024.0 * 1024.0),
+              static_cast<unsigned long long>(cache.hits), static_cast<unsigned long long>(cache.misses));
   std::printf("%.2f img/s\n", ips);
   return 0;
 }
 
 inline const std::vector<OptionSpec>& bench_options() {
   static const std::vector<OptionSpec> specs = {{"--batch"}, {"--mode"},        {"--threads"}, {"--iters"},
-                                                {"--warmup"}, {"--image-size"}, {"--seed"}};
+                                                {"--warmup"}, {"--image-size"}, {"--seed"}, {"--profile", Arity::flag}};
   return specs;
 }
 

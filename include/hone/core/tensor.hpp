@@ -5,7 +5,8 @@
 // axis, reshape()) share storage with their source and are always contiguous, so every
 // tensor is a dense row-major block starting at data(). The storage allocation is aligned
 // to 64 bytes (one cache line, one AVX-512 register); a view that starts inside it is
-// aligned to its offset only.
+// aligned to its offset only. view_of() wraps memory owned elsewhere (interop), aligned for
+// T only.
 #pragma once
 
 #include <algorithm>         // std::fill_n, std::copy_n, std::copy_backward
@@ -17,28 +18,27 @@
 #include <new>               // aligned operator new
 #include <span>              // std::span views of the elements
 #include <type_traits>       // std::is_arithmetic_v
+#include <utility>           // std::move
 
+#include "hone/core/allocator.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/shape.hpp"
 
 namespace hone {
 
-/// Alignment in bytes of every tensor allocation.
-inline constexpr std::size_t tensor_alignment = 64;
-
 namespace detail {
 
-/// Allocates `count` elements of T aligned to tensor_alignment, value-initialised to zero.
+/// Allocates `count` elements of T aligned to tensor_alignment, value-initialised to zero
+/// (large blocks come from the tensor cache, core/allocator.hpp).
 template <class T>
 std::shared_ptr<T> allocate_aligned(std::int64_t count) {
   if (count == 0) return {};
-  const auto bytes = static_cast<std::size_t>(count) * sizeof(T);
   if (static_cast<std::size_t>(count) > static_cast<std::size_t>(-1) / sizeof(T))
     throw ShapeError(concat("a tensor of ", count, " elements does not fit in memory"));
-  void* raw = ::operator new(bytes, std::align_val_t{tensor_alignment});
-  T* typed = static_cast<T*>(raw);
+  const auto bytes = static_cast<std::size_t>(count) * sizeof(T);
+  T* typed = static_cast<T*>(TensorCache::instance().allocate(bytes));
   std::fill_n(typed, count, T{});
-  return std::shared_ptr<T>(typed, [](T* p) { ::operator delete(p, std::align_val_t{tensor_alignment}); });
+  return std::shared_ptr<T>(typed, [bytes](T* p) { TensorCache::instance().deallocate(p, bytes); });
 }
 
 }  // namespace detail
@@ -78,6 +78,29 @@ class Tensor {
   static Tensor from(const Shape& shape, std::initializer_list<T> values) {
     return from(shape, std::span<const T>(values.begin(), values.size()));
   }
+
+  /// A tensor that views `shape.numel()` row-major elements at `data` without copying or
+  /// owning them: writes through either side are visible to the other. The memory must
+  /// outlive the tensor and every copy, slice and reshape of it, unless `owner` is given:
+  /// then every such tensor holds `owner` (e.g. the shared_ptr that owns the buffer) and
+  /// keeps it alive. `data` need only be aligned for T, not to tensor_alignment: the kernels
+  /// take any element-aligned pointer (as they do for slices); an aligned buffer is faster.
+  /// For interop with other libraries (include/hone/interop/). Throws InvalidArgument when
+  /// `data` is null and the shape holds elements.
+  static Tensor view_of(T* data, const Shape& shape, std::shared_ptr<const void> owner = {}) {
+    if (data == nullptr && shape.numel() != 0)
+      throw InvalidArgument(detail::concat("Tensor::view_of: null data for shape ", shape, " of ",
+                                           shape.numel(), " elements"));
+    Tensor t;
+    t.storage_ = owner ? std::shared_ptr<T>(std::move(owner), data) : std::shared_ptr<T>(data, [](T*) {});
+    t.data_ = data;
+    t.shape_ = shape;
+    t.defined_ = true;
+    return t;
+  }
+
+  /// How many tensors (copies and views) share this tensor's storage; 0 without storage.
+  long use_count() const noexcept { return storage_.use_count(); }
 
   /// False only for a default-constructed tensor (a zero-element tensor is defined).
   bool defined() const noexcept { return defined_; }

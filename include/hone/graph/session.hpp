@@ -21,12 +21,14 @@
 #pragma once
 
 #include <algorithm>  // std::max
+#include <chrono>     // profiling
 #include <cstdint>  // byte counts
 #include <utility>  // std::move
 #include <string>   // names
 #include <vector>   // per-value state
 
 #include "hone/core/error.hpp"
+#include "hone/core/parallel.hpp"
 #include "hone/core/rng.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/graph/graph.hpp"
@@ -40,6 +42,15 @@ struct SessionOptions {
   Mode mode = Mode::train;
   std::uint64_t seed = 0;                ///< seeds the per-node streams (dropout)
   std::vector<std::string> grad_inputs = {};  ///< graph inputs that get gradients (input_grad())
+  bool profile = false;  ///< time every node's forward and backward (profile())
+};
+
+/// Time spent in one op type over all forward/backward calls since the session began (or
+/// since reset_profile()), with SessionOptions::profile set.
+struct OpProfile {
+  std::string op;
+  double forward_seconds = 0, backward_seconds = 0;
+  std::int64_t forward_calls = 0, backward_calls = 0;
 };
 
 /// Activation memory of the last forward/backward, in bytes.
@@ -100,7 +111,15 @@ class Session {
       std::vector<Tensor<T>> out;
       for (std::size_t v : a.node_outputs[n]) out.emplace_back(a.shapes[v]);
       ForwardArgs<T> args{node, in, out, saved_[n], training, backward_node_[n], base.fork(n)};
-      defs_[n]->forward(args);
+      if (options_.profile) {
+        const auto t0 = std::chrono::steady_clock::now();
+        defs_[n]->forward(args);
+        OpProfile& p = profile_entry(node.op);
+        p.forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++p.forward_calls;
+      } else {
+        defs_[n]->forward(args);
+      }
       for (std::size_t k = 0; k < out.size(); ++k) {
         values_[a.node_outputs[n][k]] = out[k];
         live_ += bytes(a.shapes[a.node_outputs[n][k]]);
@@ -180,9 +199,15 @@ class Session {
         }
         BackwardArgs<T> args{nodes[n], in, out, in_shapes, out_shapes, gout, saved_[n], gin,
                              need_grad_[n], options_.mode == Mode::train};
+        const auto t0 = std::chrono::steady_clock::now();
         defs_[n]->backward(args);
         for (std::size_t k = 0; k < gin.size(); ++k)
-          if (gin[k].defined()) accumulate(grads[a.node_inputs[n][k]], gin[k]);
+          if (gin[k].defined()) accumulate_owned(grads[a.node_inputs[n][k]], std::move(gin[k]));
+        if (options_.profile) {
+          OpProfile& p = profile_entry(nodes[n].op);
+          p.backward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          ++p.backward_calls;
+        }
       }
       for (std::size_t v : a.node_outputs[n]) grads[v] = Tensor<T>();
       saved_[n].clear();
@@ -191,7 +216,7 @@ class Session {
     }
     for (std::size_t v = 0; v < a.names.size(); ++v) {
       if (!grads[v].defined()) continue;
-      if (a.param[v] != npos) accumulate(param_grads_[a.param[v]], grads[v]);
+      if (a.param[v] != npos) accumulate_owned(param_grads_[a.param[v]], std::move(grads[v]));
       else if (a.kind[v] == ValueKind::input) input_grads_[v] = grads[v];
     }
   }
@@ -227,6 +252,11 @@ class Session {
   /// batches it already trained on and stays bit-identical to an unbroken one).
   void skip_step() noexcept { ++step_; }
 
+  /// Per op type, the time spent in forward and backward (SessionOptions::profile), in the
+  /// order the op types were first run.
+  const std::vector<OpProfile>& profile() const noexcept { return profile_; }
+  void reset_profile() { profile_.clear(); }
+
   /// Drops all accumulated parameter gradients.
   void zero_grad() {
     for (auto& g : param_grads_) g = Tensor<T>();
@@ -261,8 +291,33 @@ class Session {
       into = g.clone();
       return;
     }
-    const std::int64_t n = g.numel();
-    for (std::int64_t i = 0; i < n; ++i) into[i] += g[i];
+    add_into(into, g);
+  }
+
+  /// As accumulate, for a gradient the caller gives up: taken over instead of copied when
+  /// no other tensor shares its storage (an op may hand its output gradient through).
+  static void accumulate_owned(Tensor<T>& into, Tensor<T>&& g) {
+    if (!into.defined()) {
+      if (g.use_count() == 1) into = std::move(g);
+      else into = g.clone();
+      return;
+    }
+    add_into(into, g);
+  }
+
+  static void add_into(Tensor<T>& into, const Tensor<T>& g) {
+    T* dst = into.data();
+    const T* src = g.data();
+    parallel_for(0, g.numel(), 1 << 15, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+    });
+  }
+
+  OpProfile& profile_entry(const std::string& op) {
+    for (auto& p : profile_)
+      if (p.op == op) return p;
+    profile_.push_back({op});
+    return profile_.back();
   }
 
   void release(std::size_t v) {
@@ -359,6 +414,7 @@ class Session {
   std::vector<std::size_t> bw_users_, free_after_;
   std::vector<Tensor<T>> values_, input_grads_, param_grads_;
   std::vector<std::vector<Tensor<T>>> saved_;
+  std::vector<OpProfile> profile_;
   std::int64_t live_ = 0;
   MemoryReport memory_;
 };

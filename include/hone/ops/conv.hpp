@@ -2,15 +2,17 @@
 // auto_pad, dilations, groups (depthwise included), optional bias. Inputs X (N,C,spatial...),
 // W (OC,C/group,kernel...), B (OC); spatial is (W), (H,W) or (D,H,W).
 //
-// double runs the reference loops (kernels/reference/conv.hpp), the oracle. float lowers each
-// image and group to a GEMM through im2col and calls hone::gemm (multi-threaded): a stopgap
-// until the NHWC implicit-GEMM kernels; the gradient table checks it against double.
+// double runs the reference loops (kernels/reference/conv.hpp), the oracle. float runs the
+// multi-threaded kernels of kernels/conv.hpp (im2col + GEMM per image, images over the
+// threads; 1x1 straight to GEMM; direct depthwise loops); the gradient table checks it
+// against double.
 // 1-D and 2-D inputs use unit leading axes of the same 3-axis geometry.
 #pragma once
 
-#include <type_traits>  // the float path, std::conditional_t
-#include <vector>       // shapes, masks, the im2col buffer
+#include <type_traits>  // the float path
+#include <vector>       // shapes
 
+#include "hone/kernels/conv.hpp"
 #include "hone/kernels/reference/conv.hpp"
 #include "hone/ops/op.hpp"
 
@@ -78,87 +80,13 @@ inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
   return {hone::detail::to_shape(out)};
 }
 
-// x is (C,spatial...) of one image; col is (C/g*K, out) for group grp, K the kernel size and
-// out the output size: row (ci, tap) holds the input element each output position multiplies
-// with w[., ci, tap] (0 in the padding). With Scatter, the reverse: col is added back into x
-// (col2im).
-template <bool Scatter>
-void im2col(const kernels::reference::ConvGeometry& g, std::int64_t grp,
-            std::conditional_t<Scatter, float*, const float*> x, float* col) {
-  const std::int64_t cg = g.c / g.groups;
-  for (std::int64_t ci = 0; ci < cg; ++ci) {
-    auto* plane = x + (grp * cg + ci) * g.in_size();
-    for (std::int64_t a = 0; a < g.k[0]; ++a)
-      for (std::int64_t b = 0; b < g.k[1]; ++b)
-        for (std::int64_t e = 0; e < g.k[2]; ++e) {
-          float* row = col + (ci * g.kernel_size() + (a * g.k[1] + b) * g.k[2] + e) * g.out_size();
-          for (std::int64_t i = 0; i < g.out[0]; ++i) {
-            const std::int64_t z = i * g.stride[0] - g.pad_begin[0] + a * g.dilation[0];
-            for (std::int64_t j = 0; j < g.out[1]; ++j) {
-              const std::int64_t y = j * g.stride[1] - g.pad_begin[1] + b * g.dilation[1];
-              const bool row_inside = z >= 0 && z < g.in[0] && y >= 0 && y < g.in[1];
-              float* out = row + (i * g.out[1] + j) * g.out[2];
-              for (std::int64_t l = 0; l < g.out[2]; ++l) {
-                const std::int64_t xi = l * g.stride[2] - g.pad_begin[2] + e * g.dilation[2];
-                const bool inside = row_inside && xi >= 0 && xi < g.in[2];
-                const std::int64_t at = (z * g.in[1] + y) * g.in[2] + xi;
-                if constexpr (Scatter) {
-                  if (inside) plane[at] += out[l];
-                } else {
-                  out[l] = inside ? plane[at] : 0.0f;
-                }
-              }
-            }
-          }
-        }
-  }
-}
-
-inline void forward_gemm(const kernels::reference::ConvGeometry& g, const float* x,
-                         const float* w, const float* bias, float* y) {
-  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size();
-  const std::int64_t k = cg * g.kernel_size();
-  std::vector<float> col(static_cast<std::size_t>(k * osz));
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      im2col<false>(g, grp, x + n * g.c * g.in_size(), col.data());
-      float* out = y + (n * g.oc + grp * ocg) * osz;
-      hone::gemm(Trans::No, Trans::No, ocg, osz, k, 1.0f, w + grp * ocg * k, k, col.data(), osz,
-                 0.0f, out, osz);
-      if (bias)
-        for (std::int64_t o = 0; o < ocg; ++o)
-          for (std::int64_t s = 0; s < osz; ++s) out[o * osz + s] += bias[grp * ocg + o];
-    }
-}
-
-inline void backward_gemm(const kernels::reference::ConvGeometry& g, const float* dy,
-                          const float* x, const float* w, float* dx, float* dw) {
-  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size();
-  const std::int64_t k = cg * g.kernel_size();
-  std::vector<float> col(static_cast<std::size_t>(k * osz));
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* dyg = dy + (n * g.oc + grp * ocg) * osz;
-      if (dw) {  // dW_g (ocg, k) += dY_g (ocg, osz) col^T
-        im2col<false>(g, grp, x + n * g.c * g.in_size(), col.data());
-        hone::gemm(Trans::No, Trans::Yes, ocg, k, osz, 1.0f, dyg, osz, col.data(), osz, 1.0f,
-                   dw + grp * ocg * k, k);
-      }
-      if (dx) {  // dcol (k, osz) = W_g^T dY_g, scattered back into dx
-        hone::gemm(Trans::Yes, Trans::No, k, osz, ocg, 1.0f, w + grp * ocg * k, k, dyg, osz, 0.0f,
-                   col.data(), osz);
-        im2col<true>(g, grp, dx + n * g.c * g.in_size(), col.data());
-      }
-    }
-}
-
 template <class T>
 void forward(ForwardArgs<T>& a) {
   const Shape shapes[2] = {a.inputs[0].shape(), a.inputs[1].shape()};
   const auto g = geometry(a.node, shapes);
   const T* bias = a.inputs.size() > 2 ? a.inputs[2].data() : nullptr;
   if constexpr (std::is_same_v<T, float>)
-    forward_gemm(g, a.inputs[0].data(), a.inputs[1].data(), bias, a.outputs[0].data());
+    kernels::conv_forward(g, a.inputs[0].data(), a.inputs[1].data(), bias, a.outputs[0].data());
   else
     kernels::reference::conv_forward(g, a.inputs[0].data(), a.inputs[1].data(), bias,
                                      a.outputs[0].data());
@@ -170,7 +98,7 @@ void backward(BackwardArgs<T>& a) {
   const T* dy = a.grad_outputs[0].data();
   if constexpr (std::is_same_v<T, float>) {
     if (a.need_grad[0] || a.need_grad[1])
-      backward_gemm(g, dy, a.need_grad[1] ? a.inputs[0].data() : nullptr,
+      kernels::conv_backward(g, dy, a.need_grad[1] ? a.inputs[0].data() : nullptr,
                     a.need_grad[0] ? a.inputs[1].data() : nullptr,
                     a.need_grad[0] ? a.grad_inputs[0].data() : nullptr,
                     a.need_grad[1] ? a.grad_inputs[1].data() : nullptr);

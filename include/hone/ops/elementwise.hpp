@@ -14,6 +14,7 @@
 #include <limits>  // Clip's default bounds
 #include <vector>  // shapes and masks
 
+#include "hone/core/parallel.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -115,13 +116,25 @@ inline double derivative(Kind k, const Params& p, double x) {
 
 inline std::vector<Shape> infer(const Node&, std::span<const Shape> in) { return {in[0]}; }
 
+/// Elements per parallel chunk (at least): below it a loop runs on one thread.
+inline constexpr std::int64_t kGrain = 1 << 14;
+
 template <class T, Kind K>
 void forward(ForwardArgs<T>& a) {
   const Params p = params(K, a.node);
   const T* x = a.inputs[0].data();
   T* y = a.outputs[0].data();
   const std::int64_t n = a.inputs[0].numel();
-  for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(value(K, p, static_cast<double>(x[i])));
+  parallel_for(0, n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+    if constexpr (K == Kind::relu) {  // exact in T: a selection
+      for (std::int64_t i = lo; i < hi; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+    } else if constexpr (K == Kind::clip) {
+      const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);
+      for (std::int64_t i = lo; i < hi; ++i) y[i] = x[i] < l ? l : (x[i] > h ? h : x[i]);
+    } else {
+      for (std::int64_t i = lo; i < hi; ++i) y[i] = static_cast<T>(value(K, p, static_cast<double>(x[i])));
+    }
+  });
 }
 
 template <class T, Kind K>
@@ -130,13 +143,20 @@ void backward(BackwardArgs<T>& a) {
   const T* dy = a.grad_outputs[0].data();
   T* dx = a.grad_inputs[0].data();
   const std::int64_t n = a.input_shapes[0].numel();
-  if constexpr (K == Kind::identity || K == Kind::neg) {
-    for (std::int64_t i = 0; i < n; ++i) dx[i] += K == Kind::neg ? -dy[i] : dy[i];
-  } else {
-    const T* x = a.inputs[0].data();
-    for (std::int64_t i = 0; i < n; ++i)
-      dx[i] += static_cast<T>(static_cast<double>(dy[i]) * derivative(K, p, static_cast<double>(x[i])));
-  }
+  const T* x = K == Kind::identity || K == Kind::neg ? nullptr : a.inputs[0].data();
+  parallel_for(0, n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+    if constexpr (K == Kind::identity || K == Kind::neg) {
+      for (std::int64_t i = lo; i < hi; ++i) dx[i] += K == Kind::neg ? -dy[i] : dy[i];
+    } else if constexpr (K == Kind::relu) {  // exact in T: the gradient passes or not
+      for (std::int64_t i = lo; i < hi; ++i) dx[i] += x[i] > T(0) ? dy[i] : T(0);
+    } else if constexpr (K == Kind::clip) {
+      const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);
+      for (std::int64_t i = lo; i < hi; ++i) dx[i] += (x[i] < l || x[i] > h) ? T(0) : dy[i];
+    } else {
+      for (std::int64_t i = lo; i < hi; ++i)
+        dx[i] += static_cast<T>(static_cast<double>(dy[i]) * derivative(K, p, static_cast<double>(x[i])));
+    }
+  });
 }
 
 template <Kind K>
@@ -236,6 +256,17 @@ void forward(ForwardArgs<T>& a) {
   const T* x = a.inputs[0].data();
   const T* z = a.inputs[1].data();
   T* y = a.outputs[0].data();
+  if constexpr (K == Kind::add || K == Kind::sub || K == Kind::mul) {
+    // Same shapes (a residual add): flat and parallel. Exact in float: the double result
+    // of +, -, * on two floats rounds to the float result.
+    if (a.inputs[0].shape() == a.inputs[1].shape()) {
+      parallel_for(0, a.outputs[0].numel(), detail_unary::kGrain, [&](std::int64_t lo, std::int64_t hi) {
+        for (std::int64_t i = lo; i < hi; ++i)
+          y[i] = K == Kind::add ? x[i] + z[i] : K == Kind::sub ? x[i] - z[i] : x[i] * z[i];
+      });
+      return;
+    }
+  }
   bc.for_each([&](std::int64_t o, std::int64_t ia, std::int64_t ib) {
     y[o] = static_cast<T>(value<K>(static_cast<double>(x[ia]), static_cast<double>(z[ib])));
   });
@@ -249,6 +280,17 @@ void backward(BackwardArgs<T>& a) {
   const T* z = a.inputs[1].defined() ? a.inputs[1].data() : nullptr;
   T* dx = a.need_grad[0] ? a.grad_inputs[0].data() : nullptr;
   T* dz = a.need_grad[1] ? a.grad_inputs[1].data() : nullptr;
+  if constexpr (K == Kind::add || K == Kind::sub) {
+    if (a.input_shapes[0] == a.input_shapes[1]) {
+      parallel_for(0, a.output_shapes[0].numel(), detail_unary::kGrain, [&](std::int64_t lo, std::int64_t hi) {
+        if (dx)
+          for (std::int64_t i = lo; i < hi; ++i) dx[i] += dy[i];
+        if (dz)
+          for (std::int64_t i = lo; i < hi; ++i) dz[i] += K == Kind::add ? dy[i] : -dy[i];
+      });
+      return;
+    }
+  }
   bc.for_each([&](std::int64_t o, std::int64_t ia, std::int64_t ib) {
     const double g = static_cast<double>(dy[o]);
     double ga = 0, gb = 0;

@@ -24,6 +24,7 @@
 #include <string>  // the hone_statistics attribute
 #include <vector>  // shapes and masks
 
+#include "hone/core/parallel.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -62,6 +63,46 @@ inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
 struct Layout {
   std::int64_t n, c, inner;
 };
+
+}  // namespace detail_bn
+
+namespace detail_stats {
+
+/// sum of (x[i] - shift) (Square = false) or (x[i] - shift)^2 (true) in double, with 8
+/// partial sums so that the loop vectorises without reassociation flags.
+template <bool Square, class T>
+double sum_shifted(const T* x, std::int64_t n, double shift) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const double d = static_cast<double>(x[i + j]) - shift;
+      acc[j] += Square ? d * d : d;
+    }
+  double s = 0;
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - shift;
+    s += Square ? d * d : d;
+  }
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+}
+
+
+/// sum dy[i] * (x[i] - mu) in double, 8 partial sums.
+template <class T>
+double dot_centered(const T* dy, const T* x, std::int64_t n, double mu) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += static_cast<double>(dy[i + j]) * (static_cast<double>(x[i + j]) - mu);
+  double s = 0;
+  for (; i < n; ++i) s += static_cast<double>(dy[i]) * (static_cast<double>(x[i]) - mu);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + s;
+}
+
+}  // namespace detail_stats
+
+namespace detail_bn {
 inline Layout layout(const Shape& x) {
   return {x[0], x[1], x.numel() / (x[0] * x[1] == 0 ? 1 : x[0] * x[1])};
 }
@@ -80,38 +121,39 @@ void forward(ForwardArgs<T>& a) {
   Tensor<T> running_var = a.inputs[4];
   Tensor<T> mean({l.c}), inv_std({l.c});
   const double count = static_cast<double>(l.n * l.inner);
-  for (std::int64_t c = 0; c < l.c; ++c) {
-    double mu, var;
-    if (use_batch) {
-      double s = 0;
-      for (std::int64_t n = 0; n < l.n; ++n)
-        for (std::int64_t i = 0; i < l.inner; ++i) s += static_cast<double>(x[(n * l.c + c) * l.inner + i]);
-      mu = s / count;
-      double s2 = 0;
-      for (std::int64_t n = 0; n < l.n; ++n)
-        for (std::int64_t i = 0; i < l.inner; ++i) {
-          const double d = static_cast<double>(x[(n * l.c + c) * l.inner + i]) - mu;
-          s2 += d * d;
-        }
-      var = s2 / count;
-      const double update = unbiased_running && count > 1 ? s2 / (count - 1) : var;
-      running_mean[c] = static_cast<T>(static_cast<double>(running_mean[c]) * momentum + mu * (1 - momentum));
-      running_var[c] = static_cast<T>(static_cast<double>(running_var[c]) * momentum + update * (1 - momentum));
-    } else {
-      mu = static_cast<double>(running_mean[c]);
-      var = static_cast<double>(running_var[c]);
-    }
-    const double is = 1.0 / std::sqrt(var + eps);
-    mean[c] = static_cast<T>(mu);
-    inv_std[c] = static_cast<T>(is);
-    for (std::int64_t n = 0; n < l.n; ++n)
-      for (std::int64_t i = 0; i < l.inner; ++i) {
-        const std::int64_t at = (n * l.c + c) * l.inner + i;
-        a.outputs[0][at] = static_cast<T>((static_cast<double>(x[at]) - mu) * is *
-                                              static_cast<double>(scale[c]) +
-                                          static_cast<double>(bias[c]));
+  const T* xp = x.data();
+  T* yp = a.outputs[0].data();
+  // Channels are independent: parallel over them. Sums in double (8 partial sums, so the
+  // compiler can vectorise them); the output is x * a + b with a, b rounded to T once.
+  parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      double mu, var;
+      if (use_batch) {
+        double s = 0;
+        for (std::int64_t n = 0; n < l.n; ++n) s += detail_stats::sum_shifted<false>(xp + (n * l.c + c) * l.inner, l.inner, 0.0);
+        mu = s / count;
+        double s2 = 0;
+        for (std::int64_t n = 0; n < l.n; ++n) s2 += detail_stats::sum_shifted<true>(xp + (n * l.c + c) * l.inner, l.inner, mu);
+        var = s2 / count;
+        const double update = unbiased_running && count > 1 ? s2 / (count - 1) : var;
+        running_mean[c] = static_cast<T>(static_cast<double>(running_mean[c]) * momentum + mu * (1 - momentum));
+        running_var[c] = static_cast<T>(static_cast<double>(running_var[c]) * momentum + update * (1 - momentum));
+      } else {
+        mu = static_cast<double>(running_mean[c]);
+        var = static_cast<double>(running_var[c]);
       }
-  }
+      const double is = 1.0 / std::sqrt(var + eps);
+      mean[c] = static_cast<T>(mu);
+      inv_std[c] = static_cast<T>(is);
+      const double mul = is * static_cast<double>(scale[c]);
+      const T am = static_cast<T>(mul), ab = static_cast<T>(static_cast<double>(bias[c]) - mu * mul);
+      for (std::int64_t n = 0; n < l.n; ++n) {
+        const T* xr = xp + (n * l.c + c) * l.inner;
+        T* yr = yp + (n * l.c + c) * l.inner;
+        for (std::int64_t i = 0; i < l.inner; ++i) yr[i] = xr[i] * am + ab;
+      }
+    }
+  });
   if (a.outputs.size() > 1) std::copy_n(running_mean.data(), l.c, a.outputs[1].data());
   if (a.outputs.size() > 2) std::copy_n(running_var.data(), l.c, a.outputs[2].data());
   if (a.save) {
@@ -135,40 +177,47 @@ void backward(BackwardArgs<T>& a) {
   const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0 && count > 1;
   const double var_count = unbiased_running ? count - 1 : count;
   const bool stats_grad = use_batch && a.grad_outputs.size() > 1;
-  for (std::int64_t c = 0; c < l.c; ++c) {
-    const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
-    const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
-    const double g_var = stats_grad && a.grad_outputs.size() > 2
-                             ? keep * static_cast<double>(a.grad_outputs[2][c]) : 0.0;
-    const double gamma = static_cast<double>(a.inputs[1].defined() ? a.inputs[1][c] : T(1));
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (std::int64_t n = 0; n < l.n; ++n)
-      for (std::int64_t i = 0; i < l.inner; ++i) {
-        const std::int64_t at = (n * l.c + c) * l.inner + i;
-        const double g = static_cast<double>(dy[at]);
-        sum_dy += g;
-        if (need_scale || (need_x && use_batch))
-          sum_dy_xhat += g * (static_cast<double>(a.inputs[0][at]) - mu) * is;
+  const T* xp = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
+  const T* dyp = dy.data();
+  parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
+      const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
+      const double g_var = stats_grad && a.grad_outputs.size() > 2
+                               ? keep * static_cast<double>(a.grad_outputs[2][c]) : 0.0;
+      const double gamma = static_cast<double>(a.inputs[1].defined() ? a.inputs[1][c] : T(1));
+      const bool need_xhat = need_scale || (need_x && use_batch);
+      double sum_dy = 0, sum_dy_x = 0;  // sum dy and sum dy * (x - mu)
+      for (std::int64_t n = 0; n < l.n; ++n) {
+        const std::int64_t at = (n * l.c + c) * l.inner;
+        sum_dy += detail_stats::sum_shifted<false>(dyp + at, l.inner, 0.0);
+        if (need_xhat) sum_dy_x += detail_stats::dot_centered(dyp + at, xp + at, l.inner, mu);
       }
-    if (need_scale) a.grad_inputs[1][c] += static_cast<T>(sum_dy_xhat);
-    if (need_bias) a.grad_inputs[2][c] += static_cast<T>(sum_dy);
-    if (!need_x) continue;
-    for (std::int64_t n = 0; n < l.n; ++n)
-      for (std::int64_t i = 0; i < l.inner; ++i) {
-        const std::int64_t at = (n * l.c + c) * l.inner + i;
-        const double g = static_cast<double>(dy[at]);
-        double dx;
-        if (use_batch) {
-          const double xhat = (static_cast<double>(a.inputs[0][at]) - mu) * is;
-          dx = gamma * is * (g - sum_dy / count - xhat * sum_dy_xhat / count);
-          dx += g_mean / count +
-                g_var * 2 * (static_cast<double>(a.inputs[0][at]) - mu) / var_count;
-        } else {
-          dx = gamma * is * g;
+      const double sum_dy_xhat = sum_dy_x * is;
+      if (need_scale) a.grad_inputs[1][c] += static_cast<T>(sum_dy_xhat);
+      if (need_bias) a.grad_inputs[2][c] += static_cast<T>(sum_dy);
+      if (!need_x) continue;
+      T* dxp = a.grad_inputs[0].data();
+      if (use_batch) {
+        // dx = gamma*is*(dy - sum_dy/count - xhat*sum_dy_xhat/count) + g_mean/count
+        //      + g_var*2*(x - mu)/var_count  =  p*dy + q*x + r
+        const double p = gamma * is;
+        const double q = -gamma * is * is * sum_dy_xhat / count + g_var * 2 / var_count;
+        const double r = -p * sum_dy / count - q * mu + g_mean / count;
+        const T pt = static_cast<T>(p), qt = static_cast<T>(q), rt = static_cast<T>(r);
+        for (std::int64_t n = 0; n < l.n; ++n) {
+          const std::int64_t at = (n * l.c + c) * l.inner;
+          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] += pt * dyp[at + i] + qt * xp[at + i] + rt;
         }
-        a.grad_inputs[0][at] += static_cast<T>(dx);
+      } else {
+        const T pt = static_cast<T>(gamma * is);
+        for (std::int64_t n = 0; n < l.n; ++n) {
+          const std::int64_t at = (n * l.c + c) * l.inner;
+          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] += pt * dyp[at + i];
+        }
       }
-  }
+    }
+  });
 }
 
 inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool training) {

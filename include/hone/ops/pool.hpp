@@ -8,6 +8,7 @@
 #include <vector>     // shapes and masks
 
 #include "hone/kernels/reference/pool.hpp"
+#include "hone/core/parallel.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -69,25 +70,46 @@ std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
   return {hone::detail::to_shape(out)};
 }
 
+/// Runs f(geometry of planes [lo, hi), lo) over contiguous ranges of the N*C planes in
+/// parallel: planes are independent, so each range is the reference loop on fewer planes.
+template <class F>
+void over_planes(const kernels::reference::PoolGeometry& g, F&& f) {
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(1, g.in_size()));
+  parallel_for(0, g.n * g.c, grain, [&](std::int64_t lo, std::int64_t hi) {
+    kernels::reference::PoolGeometry part = g;
+    part.n = 1;
+    part.c = hi - lo;
+    f(part, lo);
+  });
+}
+
 template <class T, bool Max>
 void forward(ForwardArgs<T>& a) {
   const auto g = geometry(a.node, a.inputs[0].shape(), Max);
-  if constexpr (Max)
-    kernels::reference::maxpool_forward(g, a.inputs[0].data(), a.outputs[0].data());
-  else
-    kernels::reference::avgpool_forward(g, a.inputs[0].data(), a.outputs[0].data(),
-                                          a.node.attrs.get_int("count_include_pad", 0) != 0);
+  const T* x = a.inputs[0].data();
+  T* y = a.outputs[0].data();
+  const bool include_pad = a.node.attrs.get_int("count_include_pad", 0) != 0;
+  over_planes(g, [&](const kernels::reference::PoolGeometry& part, std::int64_t p) {
+    if constexpr (Max)
+      kernels::reference::maxpool_forward(part, x + p * g.in_size(), y + p * g.out_size());
+    else
+      kernels::reference::avgpool_forward(part, x + p * g.in_size(), y + p * g.out_size(), include_pad);
+  });
 }
 
 template <class T, bool Max>
 void backward(BackwardArgs<T>& a) {
   const auto g = geometry(a.node, a.input_shapes[0], Max);
-  if constexpr (Max)
-    kernels::reference::maxpool_backward(g, a.inputs[0].data(), a.grad_outputs[0].data(),
-                                           a.grad_inputs[0].data());
-  else
-    kernels::reference::avgpool_backward(g, a.grad_outputs[0].data(), a.grad_inputs[0].data(),
-                                           a.node.attrs.get_int("count_include_pad", 0) != 0);
+  const T* x = Max ? a.inputs[0].data() : nullptr;
+  const T* dy = a.grad_outputs[0].data();
+  T* dx = a.grad_inputs[0].data();
+  const bool include_pad = a.node.attrs.get_int("count_include_pad", 0) != 0;
+  over_planes(g, [&](const kernels::reference::PoolGeometry& part, std::int64_t p) {
+    if constexpr (Max)
+      kernels::reference::maxpool_backward(part, x + p * g.in_size(), dy + p * g.out_size(), dx + p * g.in_size());
+    else
+      kernels::reference::avgpool_backward(part, dy + p * g.out_size(), dx + p * g.in_size(), include_pad);
+  });
 }
 
 template <bool Max>

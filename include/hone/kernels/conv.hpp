@@ -1,0 +1,385 @@
+// hone/kernels/conv.hpp — the float convolution kernels behind ops::Conv, on NC[D][H]W.
+//
+// Forward, backward-data and backward-weight, parallel over the thread pool:
+//   - general convolutions: one GEMM per image and group, images spread over the threads
+//     (each thread lowers its images with im2col into its own scratch, the GEMM inside runs
+//     on that thread); with one image (or one thread) the GEMM itself is multi-threaded.
+//     1x1 convolutions with stride 1 and no padding skip im2col (the input plane is the GEMM
+//     operand). The weight gradient is accumulated per thread and summed in a fixed order,
+//     so results depend only on the data and the thread count.
+//   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
+//     2-D): direct loops, vectorisable along the output row, parallel over channels.
+// The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
+// oracle every path here is tested against (tests/kernels/test_conv_kernels.cpp).
+#pragma once
+
+#include <algorithm>  // std::fill_n, std::min, std::max
+#include <cstdint>    // std::int64_t
+#include <cstring>    // std::memcpy
+#include <memory>     // scratch buffers
+#include <vector>     // per-thread partial sums
+
+#include "hone/core/parallel.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "hone/kernels/reference/conv.hpp"
+
+namespace hone::kernels {
+
+namespace detail_conv {
+
+using reference::ConvGeometry;
+
+/// A per-thread scratch buffer that only grows (pool threads live as long as the pool).
+inline float* scratch(int slot, std::int64_t count) {
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    std::int64_t size = 0;
+  };
+  thread_local Buffer buffers[3];
+  Buffer& b = buffers[slot];
+  if (b.size < count) {
+    b.data.reset(new float[static_cast<std::size_t>(count)]);
+    b.size = count;
+  }
+  return b.data.get();
+}
+
+/// 1-D or 2-D (unit D axis and kernel): the fast im2col/col2im and depthwise paths apply.
+inline bool planar(const ConvGeometry& g) { return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1; }
+
+/// 1x1, stride 1, no padding: the input plane itself is the GEMM operand.
+inline bool pointwise(const ConvGeometry& g) {
+  return g.kernel_size() == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
+         g.pad_begin[0] == 0 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out == g.in;
+}
+
+/// The output columns [lo, hi) whose input column ow * stride + off lies inside [0, width).
+inline void valid_range(std::int64_t off, std::int64_t stride, std::int64_t width, std::int64_t out,
+                        std::int64_t& lo, std::int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = off > width - 1 ? 0 : (width - 1 - off) / stride + 1;
+  lo = std::min(lo, out);
+  hi = std::max(lo, std::min(hi, out));
+}
+
+/// Lowers the group-grp channels of one image x (C, spatial) into col (C/g * K, out), rows
+/// ld apart: row (ci, tap) holds what each output position multiplies with w[., ci, tap], 0
+/// in the padding. With Scatter the reverse: col is added back into x (col2im).
+template <bool Scatter>
+void im2col(const ConvGeometry& g, std::int64_t grp, std::conditional_t<Scatter, float*, const float*> x,
+            float* col, std::int64_t ld) {
+  const std::int64_t cg = g.c / g.groups, osz = ld;
+  if (planar(g)) {
+    const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+    const std::int64_t sh = g.stride[1], sw = g.stride[2];
+    for (std::int64_t ci = 0; ci < cg; ++ci) {
+      auto* plane = x + (grp * cg + ci) * g.in_size();
+      for (std::int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
+          float* row = col + (ci * g.kernel_size() + kh * g.k[2] + kw) * osz;
+          const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
+          std::int64_t lo, hi;
+          valid_range(off, sw, W, OW, lo, hi);
+          for (std::int64_t oh = 0; oh < OH; ++oh) {
+            float* out = row + oh * OW;
+            const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
+            if (ih < 0 || ih >= H) {
+              if constexpr (!Scatter) std::fill_n(out, OW, 0.0f);
+              continue;
+            }
+            auto* in = plane + ih * W + off;
+            if constexpr (Scatter) {
+              if (sw == 1)
+                for (std::int64_t ow = lo; ow < hi; ++ow) in[ow] += out[ow];
+              else
+                for (std::int64_t ow = lo; ow < hi; ++ow) in[ow * sw] += out[ow];
+            } else {
+              std::fill_n(out, lo, 0.0f);
+              if (sw == 1)
+                std::memcpy(out + lo, in + lo, static_cast<std::size_t>(hi - lo) * sizeof(float));
+              else
+                for (std::int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * sw];
+              std::fill_n(out + hi, OW - hi, 0.0f);
+            }
+          }
+        }
+    }
+    return;
+  }
+  for (std::int64_t ci = 0; ci < cg; ++ci) {  // 3-D: the general loop
+    auto* plane = x + (grp * cg + ci) * g.in_size();
+    for (std::int64_t a = 0; a < g.k[0]; ++a)
+      for (std::int64_t b = 0; b < g.k[1]; ++b)
+        for (std::int64_t e = 0; e < g.k[2]; ++e) {
+          float* row = col + (ci * g.kernel_size() + (a * g.k[1] + b) * g.k[2] + e) * osz;
+          for (std::int64_t i = 0; i < g.out[0]; ++i) {
+            const std::int64_t z = i * g.stride[0] - g.pad_begin[0] + a * g.dilation[0];
+            for (std::int64_t j = 0; j < g.out[1]; ++j) {
+              const std::int64_t y = j * g.stride[1] - g.pad_begin[1] + b * g.dilation[1];
+              const bool row_inside = z >= 0 && z < g.in[0] && y >= 0 && y < g.in[1];
+              float* out = row + (i * g.out[1] + j) * g.out[2];
+              for (std::int64_t l = 0; l < g.out[2]; ++l) {
+                const std::int64_t xi = l * g.stride[2] - g.pad_begin[2] + e * g.dilation[2];
+                const bool inside = row_inside && xi >= 0 && xi < g.in[2];
+                const std::int64_t at = (z * g.in[1] + y) * g.in[2] + xi;
+                if constexpr (Scatter) {
+                  if (inside) plane[at] += out[l];
+                } else {
+                  out[l] = inside ? plane[at] : 0.0f;
+                }
+              }
+            }
+          }
+        }
+  }
+}
+
+/// Contiguous chunks of [0, n) for the threads: chunk i is [first(i), first(i + 1)).
+struct Chunks {
+  std::int64_t count, base, extra;
+  Chunks(std::int64_t n, std::int64_t threads)
+      : count(std::max<std::int64_t>(1, std::min(n, threads))), base(n / count), extra(n % count) {}
+  std::int64_t first(std::int64_t i) const { return i * base + std::min(i, extra); }
+};
+
+inline bool depthwise(const ConvGeometry& g) { return g.c == g.groups && planar(g); }
+
+// --- depthwise ----------------------------------------------------------------------------
+
+inline void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                              float* y) {
+  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
+  const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
+  const std::int64_t planes = g.n * g.oc;
+  parallel_for(0, planes, 4, [&](std::int64_t lo_p, std::int64_t hi_p) {
+    for (std::int64_t p = lo_p; p < hi_p; ++p) {
+      const std::int64_t n = p / g.oc, o = p % g.oc, c = o / mult;
+      const float* xp = x + (n * g.c + c) * H * W;
+      const float* wo = w + o * KH * KW;
+      float* yp = y + p * OH * OW;
+      std::fill_n(yp, OH * OW, bias ? bias[o] : 0.0f);
+      for (std::int64_t kw = 0; kw < KW; ++kw) {
+        const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
+        std::int64_t lo, hi;
+        valid_range(off, sw, W, OW, lo, hi);
+        for (std::int64_t oh = 0; oh < OH; ++oh) {
+          float* yr = yp + oh * OW;
+          for (std::int64_t kh = 0; kh < KH; ++kh) {
+            const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
+            if (ih < 0 || ih >= H) continue;
+            const float wv = wo[kh * KW + kw];
+            const float* xr = xp + ih * W + off;
+            if (sw == 1)
+              for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
+            else
+              for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * sw];
+          }
+        }
+      }
+    }
+  });
+}
+
+/// dx (accumulated into) and dw (accumulated into), either may be null; parallel over
+/// input channels, each handling its `mult` output channels for every image.
+inline void depthwise_backward(const ConvGeometry& g, const float* dy, const float* x, const float* w,
+                               float* dx, float* dw) {
+  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
+  const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
+  parallel_for(0, g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    float* acc = scratch(0, KH * KW * OW);  // per tap, per output column: partial dw sums
+    for (std::int64_t c = c_lo; c < c_hi; ++c)
+      for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o) {
+        const float* wo = dx ? w + o * KH * KW : nullptr;  // w may be null without dx
+        if (dw) std::fill_n(acc, KH * KW * OW, 0.0f);
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          const float* dyp = dy + (n * g.oc + o) * OH * OW;
+          const float* xp = x ? x + (n * g.c + c) * H * W : nullptr;
+          float* dxp = dx ? dx + (n * g.c + c) * H * W : nullptr;
+          for (std::int64_t kh = 0; kh < KH; ++kh)
+            for (std::int64_t kw = 0; kw < KW; ++kw) {
+              const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
+              std::int64_t lo, hi;
+              valid_range(off, sw, W, OW, lo, hi);
+              const float wv = wo ? wo[kh * KW + kw] : 0.0f;
+              float* a = acc + (kh * KW + kw) * OW;
+              for (std::int64_t oh = 0; oh < OH; ++oh) {
+                const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
+                if (ih < 0 || ih >= H) continue;
+                const float* dyr = dyp + oh * OW;
+                if (dxp) {
+                  float* dxr = dxp + ih * W + off;
+                  if (sw == 1)
+                    for (std::int64_t ow = lo; ow < hi; ++ow) dxr[ow] += wv * dyr[ow];
+                  else
+                    for (std::int64_t ow = lo; ow < hi; ++ow) dxr[ow * sw] += wv * dyr[ow];
+                }
+                if (dw) {
+                  const float* xr = xp + ih * W + off;
+                  if (sw == 1)
+                    for (std::int64_t ow = lo; ow < hi; ++ow) a[ow] += dyr[ow] * xr[ow];
+                  else
+                    for (std::int64_t ow = lo; ow < hi; ++ow) a[ow] += dyr[ow] * xr[ow * sw];
+                }
+              }
+            }
+        }
+        if (dw)
+          for (std::int64_t t = 0; t < KH * KW; ++t) {
+            float s = 0.0f;
+            for (std::int64_t ow = 0; ow < OW; ++ow) s += acc[t * OW + ow];
+            dw[o * KH * KW + t] += s;
+          }
+      }
+  });
+}
+
+}  // namespace detail_conv
+
+namespace detail_conv {
+
+/// Images lowered together into one GEMM: enough output columns (about 512) that packing
+/// the weights and the weight gradient's read-modify-write are amortised over many of them.
+inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
+  const std::int64_t want = (512 + g.out_size() - 1) / g.out_size();
+  return std::max<std::int64_t>(1, std::min(want, chunk));
+}
+
+}  // namespace detail_conv
+
+/// y (N, OC, out...) = conv(x (N, C, in...), w (OC, C/groups, k...)) + bias (OC, or null).
+/// Overwrites y.
+inline void conv_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
+                         float* y) {
+  using namespace detail_conv;
+  if (depthwise(g)) return depthwise_forward(g, x, w, bias, y);
+  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
+  const std::int64_t k = cg * g.kernel_size();
+  const bool direct = pointwise(g);
+  const Chunks chunks(g.n, static_cast<std::int64_t>(get_num_threads()));
+  parallel_run(static_cast<std::size_t>(chunks.count), [&](std::size_t chunk) {
+    const auto ci = static_cast<std::int64_t>(chunk);
+    const std::int64_t first = chunks.first(ci), last = chunks.first(ci + 1);
+    const std::int64_t per = direct ? 1 : images_per_gemm(g, last - first);
+    const std::int64_t ld = per * osz;  // row stride of col and of the staged output
+    float* col = direct ? nullptr : scratch(0, k * ld);
+    float* staged = per > 1 ? scratch(1, ocg * ld) : nullptr;
+    for (std::int64_t n0 = first; n0 < last; n0 += per) {
+      const std::int64_t nb = std::min(per, last - n0);
+      for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+        const float* wg = w + grp * ocg * k;
+        if (direct) {  // one image, the plane is the operand
+          float* out = y + (n0 * g.oc + grp * ocg) * osz;
+          hone::gemm(Trans::No, Trans::No, ocg, osz, k, 1.0f, wg, k, x + n0 * g.c * isz + grp * cg * isz, osz,
+                     0.0f, out, osz);
+        } else {
+          for (std::int64_t b = 0; b < nb; ++b) im2col<false>(g, grp, x + (n0 + b) * g.c * isz, col + b * osz, ld);
+          float* out = nb == 1 ? y + (n0 * g.oc + grp * ocg) * osz : staged;
+          const std::int64_t ldo = nb == 1 ? osz : ld;
+          hone::gemm(Trans::No, Trans::No, ocg, nb * osz, k, 1.0f, wg, k, col, ld, 0.0f, out, ldo);
+          if (nb > 1)
+            for (std::int64_t b = 0; b < nb; ++b)
+              for (std::int64_t o = 0; o < ocg; ++o)
+                std::memcpy(y + ((n0 + b) * g.oc + grp * ocg + o) * osz, staged + o * ld + b * osz,
+                            static_cast<std::size_t>(osz) * sizeof(float));
+        }
+        if (bias)
+          for (std::int64_t b = 0; b < nb; ++b)
+            for (std::int64_t o = 0; o < ocg; ++o) {
+              const float v = bias[grp * ocg + o];
+              float* row = y + ((n0 + b) * g.oc + grp * ocg + o) * osz;
+              for (std::int64_t i = 0; i < osz; ++i) row[i] += v;
+            }
+      }
+    }
+  });
+}
+
+/// Adds the gradients of conv_forward's loss into dx (N, C, in...) and dw (OC, C/groups,
+/// k...), given dy (N, OC, out...); pass null for a gradient that is not needed (x may be
+/// null when dw is, w when dx is).
+inline void conv_backward(const reference::ConvGeometry& g, const float* dy, const float* x, const float* w,
+                          float* dx, float* dw) {
+  using namespace detail_conv;
+  if (!dx && !dw) return;
+  if (depthwise(g)) return depthwise_backward(g, dy, x, w, dx, dw);
+  const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
+  const std::int64_t k = cg * g.kernel_size(), wsize = g.oc * k;
+  const bool direct = pointwise(g);
+  const Chunks chunks(g.n, static_cast<std::int64_t>(get_num_threads()));
+  // Chunk 0 adds into dw itself; the others into zeroed partials, summed in chunk order.
+  std::vector<float> partial(dw ? static_cast<std::size_t>((chunks.count - 1) * wsize) : 0, 0.0f);
+  parallel_run(static_cast<std::size_t>(chunks.count), [&](std::size_t chunk) {
+    const auto ci = static_cast<std::int64_t>(chunk);
+    const std::int64_t first = chunks.first(ci), last = chunks.first(ci + 1);
+    float* dw_here = !dw ? nullptr : ci == 0 ? dw : partial.data() + (ci - 1) * wsize;
+    const std::int64_t per = images_per_gemm(g, last - first);
+    const std::int64_t ld = per * osz;
+    // col: the images' im2col (or their input planes, 1x1), dyb: their dy side by side,
+    // dcol: the data gradient before col2im.
+    float* col = scratch(0, k * ld);
+    float* dyb = per > 1 ? scratch(1, ocg * ld) : nullptr;
+    float* dcol = direct && per == 1 ? nullptr : scratch(2, k * ld);
+    for (std::int64_t n0 = first; n0 < last; n0 += per) {
+      const std::int64_t nb = std::min(per, last - n0);
+      for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+        const float* dyg = dy + (n0 * g.oc + grp * ocg) * osz;
+        std::int64_t ldy = osz;
+        if (nb > 1) {  // gather dy of the nb images: (ocg, nb * osz)
+          for (std::int64_t b = 0; b < nb; ++b)
+            for (std::int64_t o = 0; o < ocg; ++o)
+              std::memcpy(dyb + o * ld + b * osz, dy + ((n0 + b) * g.oc + grp * ocg + o) * osz,
+                          static_cast<std::size_t>(osz) * sizeof(float));
+          dyg = dyb;
+          ldy = ld;
+        }
+        if (dw_here) {  // dW_g (ocg, k) += dY (ocg, nb*osz) col^T
+          const float* bm = col;
+          std::int64_t ldb = ld;
+          if (direct && nb == 1) {
+            bm = x + n0 * g.c * isz + grp * cg * isz;
+            ldb = osz;
+          } else if (direct) {
+            for (std::int64_t b = 0; b < nb; ++b)
+              for (std::int64_t c = 0; c < cg; ++c)
+                std::memcpy(col + c * ld + b * osz, x + (n0 + b) * g.c * isz + (grp * cg + c) * isz,
+                            static_cast<std::size_t>(osz) * sizeof(float));
+          } else {
+            for (std::int64_t b = 0; b < nb; ++b) im2col<false>(g, grp, x + (n0 + b) * g.c * isz, col + b * osz, ld);
+          }
+          hone::gemm(Trans::No, Trans::Yes, ocg, k, nb * osz, 1.0f, dyg, ldy, bm, ldb, 1.0f, dw_here + grp * ocg * k, k);
+        }
+        if (dx) {  // dcol (k, nb*osz) = W_g^T dY, scattered back into dx
+          const float* wg = w + grp * ocg * k;
+          if (direct && nb == 1) {
+            hone::gemm(Trans::Yes, Trans::No, k, osz, ocg, 1.0f, wg, k, dyg, ldy, 1.0f,
+                       dx + n0 * g.c * isz + grp * cg * isz, osz);
+            continue;
+          }
+          hone::gemm(Trans::Yes, Trans::No, k, nb * osz, ocg, 1.0f, wg, k, dyg, ldy, 0.0f, dcol, ld);
+          for (std::int64_t b = 0; b < nb; ++b) {
+            float* dxi = dx + (n0 + b) * g.c * isz;
+            if (direct) {
+              for (std::int64_t c = 0; c < cg; ++c) {
+                float* dst = dxi + (grp * cg + c) * isz;
+                const float* src = dcol + c * ld + b * osz;
+                for (std::int64_t i = 0; i < osz; ++i) dst[i] += src[i];
+              }
+            } else {
+              im2col<true>(g, grp, dxi, dcol + b * osz, ld);
+            }
+          }
+        }
+      }
+    }
+  });
+  if (dw && chunks.count > 1)
+    parallel_for(0, wsize, 4096, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t c = 1; c < chunks.count; ++c) {
+        const float* p = partial.data() + (c - 1) * wsize;
+        for (std::int64_t i = lo; i < hi; ++i) dw[i] += p[i];
+      }
+    });
+}
+
+}  // namespace hone::kernels

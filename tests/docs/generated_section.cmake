@@ -1,0 +1,42 @@
+cmake_minimum_required(VERSION 3.25)  # modern policies in script mode (CMP0012 and others)
+# A generated section of a markdown page: the text between the lines "<!-- NAME:begin -->" and
+# "<!-- NAME:end -->" is a blank line, the output of PROGRAM [ARG], and a blank line.
+# Arguments: MODE (check: fail when the page differs; update: rewrite the page), DOC (the
+# page), NAME (the marker name), PROGRAM and optional ARG (the generator and its argument).
+set(begin "<!-- ${NAME}:begin -->\n")
+set(end "<!-- ${NAME}:end -->")
+file(READ "${DOC}" page)
+string(FIND "${page}" "${begin}" at_begin)
+string(FIND "${page}" "${end}" at_end)
+if(at_begin EQUAL -1 OR at_end EQUAL -1 OR at_end LESS at_begin)
+  message(FATAL_ERROR "${DOC} has no \"${NAME}\" section: the lines <!-- ${NAME}:begin --> and "
+                      "<!-- ${NAME}:end --> must enclose it")
+endif()
+if(DEFINED ARG)
+  execute_process(COMMAND "${PROGRAM}" "${ARG}" OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+else()
+  execute_process(COMMAND "${PROGRAM}" OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+endif()
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${PROGRAM} failed (${rc}): ${err}")
+endif()
+string(LENGTH "${begin}" begin_length)
+math(EXPR body_at "${at_begin} + ${begin_length}")
+math(EXPR body_length "${at_end} - ${body_at}")
+string(SUBSTRING "${page}" ${body_at} ${body_length} body)
+set(want "\n${out}\n")
+if(MODE STREQUAL "update")
+  if(NOT body STREQUAL want)
+    string(SUBSTRING "${page}" 0 ${body_at} head)
+    string(SUBSTRING "${page}" ${at_end} -1 tail)
+    file(WRITE "${DOC}" "${head}${want}${tail}")
+    message(STATUS "updated the \"${NAME}\" section of ${DOC}")
+  else()
+    message(STATUS "the \"${NAME}\" section of ${DOC} is up to date")
+  endif()
+elseif(NOT body STREQUAL want)
+  file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/${NAME}.generated.md" "${out}")
+  message(FATAL_ERROR "the \"${NAME}\" section of ${DOC} differs from the output of ${PROGRAM} "
+                      "(written to ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.generated.md); "
+                      "run scripts/update-ops-table")
+endif()
