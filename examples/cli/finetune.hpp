@@ -25,7 +25,7 @@ inline constexpr const char* kFinetuneUsage =
     "         [--epochs E] [--batch B] [--lr LR] [--optimizer sgd|adam|adamw]\n"
     "         [--strategy linear-probe|full|lp-ft|gradual|fine-tune] [--freeze GLOB]... [--unfreeze GLOB]...\n"
     "         [--bn train|frozen|adabn] [--per-class K] [--val-per-class K] [--classes LIST]\n"
-    "         [--seed S] [--threads N] [--image-size HxW] [--grayscale] [--mean a,b,c] [--std a,b,c]\n";
+    "         [--seed S] [--threads N] [--image-size HxW] [--grayscale] [--mean a,b,c] [--std a,b,c] [--keep-head]\n";
 
 inline constexpr const char* kFinetuneHelp =
     "\n"
@@ -34,8 +34,9 @@ inline constexpr const char* kFinetuneHelp =
     "Without --val, 20 % of each class of TRAIN (seeded) is held out for validation.\n"
     "The input size and channels come from the model's input (N, C, H, W); images are resized\n"
     "to it, grey images are replicated for 3-channel models. A new head sized to the classes\n"
-    "found replaces the model's when the widths differ. Image folders are augmented with a\n"
-    "random horizontal flip; IDX data is not augmented.\n"
+    "found replaces the model's (--keep-head keeps it when its width already matches: to go on\n"
+    "training on the source's own classes). Image folders are augmented with a random\n"
+    "horizontal flip; IDX data is not augmented.\n"
     "\n"
     "  --epochs E        linear-probe, full, gradual: E in all; lp-ft: E probing + E fine-tuning;\n"
     "                    fine-tune: 1 frozen + E unfrozen (fastai) [5]\n"
@@ -56,6 +57,7 @@ inline constexpr const char* kFinetuneHelp =
     "  --val-per-class K validate on K images per class (seeded)\n"
     "  --classes LIST    keep these classes (names or 0-based indices, comma-separated), in order\n"
     "  --seed S          data split, sampling, shuffling, augmentation and the new head [0]\n"
+    "  --keep-head       keep the model's head (its width must equal the number of classes)\n"
     "  --threads N       compute threads [all CPUs]\n"
     "  --image-size HxW  train at this size (the tuned model declares it) instead of the\n"
     "                    model's; models whose layers depend on the size reject it\n"
@@ -77,6 +79,7 @@ struct FinetuneSettings {
   std::vector<std::string> classes;
   std::uint64_t seed = 0;
   std::optional<std::size_t> threads;
+  bool keep_head = false;
 };
 
 inline FinetuneSettings parse_finetune(const Args& args) {
@@ -109,6 +112,7 @@ inline FinetuneSettings parse_finetune(const Args& args) {
   if (const auto v = args.value("--val-per-class")) s.val_per_class = parse_count("--val-per-class", *v);
   if (const auto v = args.value("--classes")) s.classes = split_list("--classes", *v);
   if (const auto v = args.value("--seed")) s.seed = parse_count("--seed", *v, 0);
+  s.keep_head = args.flag("--keep-head");
   if (const auto v = args.value("--threads")) s.threads = parse_count("--threads", *v);
 
   if (!s.masks.empty() && s.strategy != "full")
@@ -244,11 +248,17 @@ inline int finetune_main(const Args& args) {
   // The head: sized to the classes found.
   const auto num_classes = static_cast<std::int64_t>(classes.size());
   const ht::HeadInfo old_head = ht::find_head(model);
-  const bool replaced = old_head.out_features != num_classes;
+  if (s.keep_head && old_head.out_features != num_classes)
+    throw hone::InvalidArgument(hone::detail::concat("--keep-head: the head \"", old_head.node, "\" has ",
+                                                     old_head.out_features, " classes but the data has ", num_classes));
+  const bool replaced = !s.keep_head;
   if (replaced) {
     ht::replace_head(model, num_classes, s.seed);
     std::fprintf(stderr, "hone finetune: new head \"%s\": %lld -> %lld classes\n", old_head.node.c_str(),
                  static_cast<long long>(old_head.out_features), static_cast<long long>(num_classes));
+  } else {
+    std::fprintf(stderr, "hone finetune: keeping the head \"%s\" (%lld classes)\n", old_head.node.c_str(),
+                 static_cast<long long>(num_classes));
   }
   const std::string logits = logits_value(model);
   if (output_width(model, logits) != num_classes)
@@ -408,7 +418,7 @@ inline const std::vector<OptionSpec>& finetune_options() {
       {"--batch"},         {"--lr"},         {"--optimizer"},  {"--strategy"}, {"--freeze", Arity::repeated},
       {"--unfreeze", Arity::repeated},       {"--bn"},         {"--per-class"}, {"--val-per-class"},
       {"--classes"},       {"--seed"},       {"--threads"},    {"--image-size"}, {"--grayscale", Arity::flag},
-      {"--mean"},          {"--std"}};
+      {"--mean"},          {"--std"},        {"--keep-head", Arity::flag}};
   return specs;
 }
 

@@ -67,6 +67,18 @@ hone_cli_flow(NAME "cli: finetune --strategy full with --freeze/--unfreeze on Fa
   INFO_REGEX "inputs:\n  image \\(batch, 1, 28, 28\\)\noutputs:\n  fc2 \\(batch, 5\\)"
   SETUP cli-tuned-idx)
 
+# The head: a new one even when the widths match (new classes), unless --keep-head.
+hone_cli_flow(NAME "cli: finetune gives a new head when the widths match"
+  ARGS finetune ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --per-class 2
+       --val-per-class 2 --strategy linear-probe --epochs 1 --threads 2 --out ${_cli_dir}/tuned_newhead.onnx
+  STDERR_REGEX "new head \"fc2\": 10 -> 10 classes")
+hone_cli_flow(NAME "cli: finetune --keep-head keeps the model's head"
+  ARGS finetune ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --per-class 2
+       --val-per-class 2 --strategy linear-probe --epochs 1 --threads 2 --keep-head
+       --out ${_cli_dir}/tuned_keephead.onnx --report ${_cli_dir}/report_keephead.json
+  STDERR_REGEX "keeping the head \"fc2\" \\(10 classes\\)"
+  REPORT ${_cli_dir}/report_keephead.json)
+
 hone_cli_flow(NAME "cli: finetune --strategy lp-ft with --bn adabn"
   ARGS finetune ${_cli_dir}/gray.onnx --data ${_cli_train} --val ${_cli_test} --classes 0,1,2
        --per-class 10 --val-per-class 10 --strategy lp-ft --bn adabn --epochs 1 --batch 10
@@ -197,7 +209,7 @@ hone_cli_flow(NAME "cli: demo fine-tunes the pretrained model and compares with 
 foreach(_mode infer train-full train-head)
   hone_cli_flow(NAME "cli: bench --mode ${_mode}"
     ARGS bench ${_cli_dir}/gray.onnx --mode ${_mode} --batch 8 --iters 3 --warmup 1 --threads 2
-    STDOUT_REGEX "mode: ${_mode}, batch 8, input 1x28x28, threads 2, 3 timed iterations after 1 warm-up\nseconds per iteration: median [0-9.]+, min [0-9.]+, max [0-9.]+\npeak RSS: [0-9.]+ MiB\n[0-9]+\\.[0-9][0-9] img/s\n$")
+    STDOUT_REGEX "mode: ${_mode}, batch 8, input 1x28x28, threads 2, 3 timed iterations after 1 warm-up\nseconds per iteration: median [0-9.]+, min [0-9.]+, max [0-9.]+\npeak RSS: [0-9.]+ MiB\ntensor cache: [0-9.]+ MiB held, [0-9]+ hits, [0-9]+ misses\n[0-9]+\\.[0-9][0-9] img/s\n$")
 endforeach()
 hone_cli_usage("cli: bench with an unknown --mode exits 2" 2 "hone bench: --mode: unknown value \"train\" \\(one of infer, train-full, train-head\\)" bench ${_cli_dir}/gray.onnx --mode train)
 hone_cli_usage("cli: bench on a model without image input exits 1" 1 "hone bench: .*" bench /nonexistent.onnx)
@@ -248,5 +260,7 @@ hone_cli_usage("cli: finetune on a missing folder exits 1" 1 "hone finetune: .*\
   finetune ${_m} --data /nonexistent/photos --out x.onnx)
 hone_cli_usage("cli: --freeze with a glob matching nothing exits 1" 1 "hone finetune: .*freeze\\(\"layer9.\\*\"\\): the pattern matches no parameter"
   ${_ft} --classes 0,1 --per-class 2 --val-per-class 2 --out x.onnx --strategy full --freeze layer9.*)
+hone_cli_usage("cli: --keep-head with another class count exits 1" 1 "hone finetune: .*--keep-head: the head \"fc2\" has 10 classes but the data has 2"
+  ${_ft} --classes 0,1 --per-class 2 --val-per-class 2 --out x.onnx --keep-head)
 hone_cli_usage("cli: --classes naming no class exits 1" 1 "hone finetune: .*--classes: \"Sandal\" is neither a class name nor an index 0..9"
   ${_ft} --out x.onnx --classes Sandal)

@@ -6,9 +6,10 @@
 // their last tensor dies, as long as the cache stays under its limit (default: a quarter of
 // the physical memory, at most 8 GiB; HONE_TENSOR_CACHE_BYTES sets it, 0 disables the cache;
 // set_tensor_cache_limit() changes it at run time). Smaller blocks go straight back to the
-// C++ runtime. A cached block is memory that was live a moment ago, so the cache does not
-// raise the peak; it only keeps that memory after the work ends: release_tensor_cache()
-// returns it. The cache is thread-safe (one mutex; allocations are per tensor, not per element).
+// C++ runtime. A cached block is memory that was live a moment ago; blocks are reused only
+// for the same size, so the cache can add to the peak what sits unused between a free and
+// the next request of that size (about 15 % for a MobileNetV2 training step), and it keeps
+// that memory after the work ends: release_tensor_cache() returns it. The cache is thread-safe (one mutex; allocations are per tensor, not per element).
 #pragma once
 
 #include <cstddef>        // std::size_t

@@ -29,15 +29,15 @@ namespace hone {
 namespace detail {
 
 /// Allocates `count` elements of T aligned to tensor_alignment, value-initialised to zero
-/// (large blocks come from the tensor cache, core/allocator.hpp).
+/// unless `zero` is false (large blocks come from the tensor cache, core/allocator.hpp).
 template <class T>
-std::shared_ptr<T> allocate_aligned(std::int64_t count) {
+std::shared_ptr<T> allocate_aligned(std::int64_t count, bool zero = true) {
   if (count == 0) return {};
   if (static_cast<std::size_t>(count) > static_cast<std::size_t>(-1) / sizeof(T))
     throw ShapeError(concat("a tensor of ", count, " elements does not fit in memory"));
   const auto bytes = static_cast<std::size_t>(count) * sizeof(T);
   T* typed = static_cast<T*>(TensorCache::instance().allocate(bytes));
-  std::fill_n(typed, count, T{});
+  if (zero) std::fill_n(typed, count, T{});
   return std::shared_ptr<T>(typed, [bytes](T* p) { TensorCache::instance().deallocate(p, bytes); });
 }
 
@@ -63,6 +63,17 @@ class Tensor {
   Tensor(const Shape& shape, T value) : Tensor(shape) { fill(value); }
 
   static Tensor zeros(const Shape& shape) { return Tensor(shape); }
+
+  /// A tensor whose elements are left uninitialised (indeterminate values): for outputs
+  /// that are overwritten entirely right away, saving the zero fill.
+  static Tensor uninitialized(const Shape& shape) {
+    Tensor t;
+    t.storage_ = detail::allocate_aligned<T>(shape.numel(), false);
+    t.data_ = t.storage_.get();
+    t.shape_ = shape;
+    t.defined_ = true;
+    return t;
+  }
   static Tensor full(const Shape& shape, T value) { return Tensor(shape, value); }
 
   /// A tensor holding a copy of values in row-major order; throws ShapeError when the

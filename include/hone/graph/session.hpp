@@ -109,7 +109,8 @@ class Session {
       std::vector<Tensor<T>> in;
       for (std::size_t v : a.node_inputs[n]) in.push_back(values_[v]);
       std::vector<Tensor<T>> out;
-      for (std::size_t v : a.node_outputs[n]) out.emplace_back(a.shapes[v]);
+      for (std::size_t v : a.node_outputs[n])
+        out.push_back(defs_[n]->writes_all_outputs ? Tensor<T>::uninitialized(a.shapes[v]) : Tensor<T>(a.shapes[v]));
       ForwardArgs<T> args{node, in, out, saved_[n], training, backward_node_[n], base.fork(n)};
       if (options_.profile) {
         const auto t0 = std::chrono::steady_clock::now();

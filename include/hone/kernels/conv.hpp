@@ -20,6 +20,7 @@
 #include <vector>     // per-thread partial sums
 
 #include "hone/core/parallel.hpp"
+#include "hone/kernels/detail/vectorize.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/reference/conv.hpp"
 
@@ -28,6 +29,7 @@ namespace hone::kernels {
 namespace detail_conv {
 
 using reference::ConvGeometry;
+using kernels::detail::vectorized;
 
 /// A per-thread scratch buffer that only grows (pool threads live as long as the pool).
 inline float* scratch(int slot, std::int64_t count) {
@@ -152,6 +154,7 @@ inline void depthwise_forward(const ConvGeometry& g, const float* x, const float
   const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
   const std::int64_t planes = g.n * g.oc;
   parallel_for(0, planes, 4, [&](std::int64_t lo_p, std::int64_t hi_p) {
+   vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t p = lo_p; p < hi_p; ++p) {
       const std::int64_t n = p / g.oc, o = p % g.oc, c = o / mult;
       const float* xp = x + (n * g.c + c) * H * W;
@@ -177,6 +180,7 @@ inline void depthwise_forward(const ConvGeometry& g, const float* x, const float
         }
       }
     }
+   });
   });
 }
 
@@ -188,6 +192,7 @@ inline void depthwise_backward(const ConvGeometry& g, const float* dy, const flo
   const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
   parallel_for(0, g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
     float* acc = scratch(0, KH * KW * OW);  // per tap, per output column: partial dw sums
+   vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t c = c_lo; c < c_hi; ++c)
       for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o) {
         const float* wo = dx ? w + o * KH * KW : nullptr;  // w may be null without dx
@@ -231,6 +236,7 @@ inline void depthwise_backward(const ConvGeometry& g, const float* dy, const flo
             dw[o * KH * KW + t] += s;
           }
       }
+   });
   });
 }
 

@@ -124,7 +124,7 @@ inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 template <class T>
 void register_conv(std::vector<OpDef<T>>& table) {
   table.push_back({"Conv", 2, 3, detail_conv::infer, detail_conv::forward<T>,
-                   detail_conv::backward<T>, detail_conv::saves});
+                   detail_conv::backward<T>, detail_conv::saves, true});
 }
 
 }  // namespace hone::ops

@@ -15,6 +15,7 @@
 #include <vector>  // shapes and masks
 
 #include "hone/core/parallel.hpp"
+#include "hone/kernels/detail/vectorize.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -125,15 +126,20 @@ void forward(ForwardArgs<T>& a) {
   const T* x = a.inputs[0].data();
   T* y = a.outputs[0].data();
   const std::int64_t n = a.inputs[0].numel();
-  parallel_for(0, n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+  parallel_for(0, n, kGrain, [&, x, y](std::int64_t lo, std::int64_t hi) {
+    const T* __restrict xs = x + lo;
+    T* __restrict ys = y + lo;
+    const std::int64_t m = hi - lo;
+   kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     if constexpr (K == Kind::relu) {  // exact in T: a selection
-      for (std::int64_t i = lo; i < hi; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+      for (std::int64_t i = 0; i < m; ++i) ys[i] = xs[i] > T(0) ? xs[i] : T(0);
     } else if constexpr (K == Kind::clip) {
       const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);
-      for (std::int64_t i = lo; i < hi; ++i) y[i] = x[i] < l ? l : (x[i] > h ? h : x[i]);
+      for (std::int64_t i = 0; i < m; ++i) ys[i] = std::min(std::max(xs[i], l), h);
     } else {
-      for (std::int64_t i = lo; i < hi; ++i) y[i] = static_cast<T>(value(K, p, static_cast<double>(x[i])));
+      for (std::int64_t i = 0; i < m; ++i) ys[i] = static_cast<T>(value(K, p, static_cast<double>(xs[i])));
     }
+   });
   });
 }
 
@@ -144,18 +150,30 @@ void backward(BackwardArgs<T>& a) {
   T* dx = a.grad_inputs[0].data();
   const std::int64_t n = a.input_shapes[0].numel();
   const T* x = K == Kind::identity || K == Kind::neg ? nullptr : a.inputs[0].data();
-  parallel_for(0, n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+  parallel_for(0, n, kGrain, [&, x, dx, dy](std::int64_t lo, std::int64_t hi) {
+    const T* __restrict xs = x ? x + lo : nullptr;
+    const T* __restrict g = dy + lo;
+    T* __restrict d = dx + lo;
+    const std::int64_t m = hi - lo;
+   kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     if constexpr (K == Kind::identity || K == Kind::neg) {
-      for (std::int64_t i = lo; i < hi; ++i) dx[i] += K == Kind::neg ? -dy[i] : dy[i];
+      for (std::int64_t i = 0; i < m; ++i) d[i] += K == Kind::neg ? -g[i] : g[i];
     } else if constexpr (K == Kind::relu) {  // exact in T: the gradient passes or not
-      for (std::int64_t i = lo; i < hi; ++i) dx[i] += x[i] > T(0) ? dy[i] : T(0);
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T gi = g[i];
+        d[i] += xs[i] > T(0) ? gi : T(0);
+      }
     } else if constexpr (K == Kind::clip) {
       const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);
-      for (std::int64_t i = lo; i < hi; ++i) dx[i] += (x[i] < l || x[i] > h) ? T(0) : dy[i];
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T gi = g[i], xi = xs[i];
+        d[i] += (xi < l || xi > h) ? T(0) : gi;
+      }
     } else {
-      for (std::int64_t i = lo; i < hi; ++i)
-        dx[i] += static_cast<T>(static_cast<double>(dy[i]) * derivative(K, p, static_cast<double>(x[i])));
+      for (std::int64_t i = 0; i < m; ++i)
+        d[i] += static_cast<T>(static_cast<double>(g[i]) * derivative(K, p, static_cast<double>(xs[i])));
     }
+   });
   });
 }
 
@@ -168,7 +186,7 @@ SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 
 template <class T, Kind K>
 OpDef<T> def(const char* type) {
-  return {type, 1, 1, infer, forward<T, K>, backward<T, K>, saves<K>};
+  return {type, 1, 1, infer, forward<T, K>, backward<T, K>, saves<K>, true};
 }
 
 }  // namespace detail_unary
@@ -341,7 +359,7 @@ SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 
 template <class T, Kind K>
 OpDef<T> def(const char* type) {
-  return {type, 2, 2, infer, forward<T, K>, backward<T, K>, saves<K>};
+  return {type, 2, 2, infer, forward<T, K>, backward<T, K>, saves<K>, true};
 }
 
 }  // namespace detail_binary

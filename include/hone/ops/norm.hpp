@@ -25,6 +25,7 @@
 #include <vector>  // shapes and masks
 
 #include "hone/core/parallel.hpp"
+#include "hone/kernels/detail/vectorize.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -71,7 +72,7 @@ namespace detail_stats {
 /// sum of (x[i] - shift) (Square = false) or (x[i] - shift)^2 (true) in double, with 8
 /// partial sums so that the loop vectorises without reassociation flags.
 template <bool Square, class T>
-double sum_shifted(const T* x, std::int64_t n, double shift) {
+__attribute__((always_inline)) inline double sum_shifted(const T* x, std::int64_t n, double shift) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -90,7 +91,7 @@ double sum_shifted(const T* x, std::int64_t n, double shift) {
 
 /// sum dy[i] * (x[i] - mu) in double, 8 partial sums.
 template <class T>
-double dot_centered(const T* dy, const T* x, std::int64_t n, double mu) {
+__attribute__((always_inline)) inline double dot_centered(const T* dy, const T* x, std::int64_t n, double mu) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -126,6 +127,7 @@ void forward(ForwardArgs<T>& a) {
   // Channels are independent: parallel over them. Sums in double (8 partial sums, so the
   // compiler can vectorise them); the output is x * a + b with a, b rounded to T once.
   parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+   kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
       double mu, var;
       if (use_batch) {
@@ -153,6 +155,7 @@ void forward(ForwardArgs<T>& a) {
         for (std::int64_t i = 0; i < l.inner; ++i) yr[i] = xr[i] * am + ab;
       }
     }
+   });
   });
   if (a.outputs.size() > 1) std::copy_n(running_mean.data(), l.c, a.outputs[1].data());
   if (a.outputs.size() > 2) std::copy_n(running_var.data(), l.c, a.outputs[2].data());
@@ -180,6 +183,7 @@ void backward(BackwardArgs<T>& a) {
   const T* xp = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
   const T* dyp = dy.data();
   parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+   kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
       const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
       const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
@@ -217,6 +221,7 @@ void backward(BackwardArgs<T>& a) {
         }
       }
     }
+   });
   });
 }
 
@@ -232,7 +237,7 @@ inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool trai
 template <class T>
 void register_norm(std::vector<OpDef<T>>& table) {
   table.push_back({"BatchNormalization", 5, 5, detail_bn::infer, detail_bn::forward<T>,
-                   detail_bn::backward<T>, detail_bn::saves});
+                   detail_bn::backward<T>, detail_bn::saves, true});
 }
 
 }  // namespace hone::ops

@@ -69,6 +69,9 @@ struct OpDef {
   void (*forward)(ForwardArgs<T>&);
   void (*backward)(BackwardArgs<T>&);
   SaveSpec (*saves)(const Node&, const std::vector<bool>& need_grad, bool training);
+  /// forward assigns every element of every output: the session may hand it uninitialised
+  /// outputs (no zero fill). Ops that accumulate into their outputs leave it false.
+  bool writes_all_outputs = false;
 };
 
 namespace detail {

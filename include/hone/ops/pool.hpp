@@ -173,7 +173,7 @@ void backward_global(BackwardArgs<T>& a) {
 template <class T>
 void register_pool(std::vector<OpDef<T>>& table) {
   using namespace detail_pool;
-  table.push_back({"MaxPool", 1, 1, infer<true>, forward<T, true>, backward<T, true>, saves<true>});
+  table.push_back({"MaxPool", 1, 1, infer<true>, forward<T, true>, backward<T, true>, saves<true>, true});
   table.push_back(
       {"AveragePool", 1, 1, infer<false>, forward<T, false>, backward<T, false>, saves<false>});
   table.push_back({"GlobalAveragePool", 1, 1, infer_global, forward_global<T, false>,

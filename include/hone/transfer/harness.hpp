@@ -143,6 +143,10 @@ struct HarnessOptions {
   std::vector<std::size_t> shots = {};  ///< k-shot sweep over the training set (images per
                                         ///< class); empty: none. See also k_shot_sweep().
   train::Progress progress = train::Progress::none;
+  /// false: the pretrained model gets a new head (find_head's layer, seeded by `seed`) for the
+  /// data's classes, as a transfer to new classes needs; true: its head is kept when its
+  /// width already equals the number of classes (same classes as the source).
+  bool keep_head = false;
   /// Run on both models (which have the data's number of classes); default: all parameters
   /// trained for `epochs` at a constant `lr` with `optimizer`, no weight decay.
   Recipe recipe = {};
@@ -206,11 +210,13 @@ inline void mark_target(RunRecord& r, double target) {
     }
 }
 
-/// The pretrained model with a head for `classes` classes (replaced when the width differs).
-inline Graph<float> with_head(const Graph<float>& pretrained, std::size_t classes, std::uint64_t seed) {
+/// The pretrained model with a new head for `classes` classes (kept instead when keep_head
+/// and its width already fits).
+inline Graph<float> with_head(const Graph<float>& pretrained, std::size_t classes, std::uint64_t seed,
+                              bool keep_head) {
   Graph<float> model = pretrained.clone();
   const train::HeadInfo head = train::find_head(model);
-  if (head.out_features != static_cast<std::int64_t>(classes))
+  if (!keep_head || head.out_features != static_cast<std::int64_t>(classes))
     train::replace_head(model, static_cast<std::int64_t>(classes), seed);
   return model;
 }
@@ -229,9 +235,9 @@ inline std::vector<ShotPoint> k_shot_sweep(const Graph<float>& pretrained, const
   std::vector<ShotPoint> out;
   for (std::size_t k : shots) {
     const data::Dataset subset = pool.k_shot(k, options.seed);
-    Graph<float> scratch = make_scratch ? make_scratch() : detail_harness::with_head(pretrained, classes, options.seed);
+    Graph<float> scratch = make_scratch ? make_scratch() : detail_harness::with_head(pretrained, classes, options.seed, options.keep_head);
     if (!make_scratch) reinitialize(scratch, options.seed + 1);
-    const RunRecord t = detail_harness::run("transfer", detail_harness::with_head(pretrained, classes, options.seed),
+    const RunRecord t = detail_harness::run("transfer", detail_harness::with_head(pretrained, classes, options.seed, options.keep_head),
                                             recipe, subset, val);
     const RunRecord s = detail_harness::run("scratch", std::move(scratch), recipe, subset, val);
     out.push_back({k, t.final_accuracy, s.final_accuracy});
@@ -256,7 +262,7 @@ inline Comparison compare_transfer(const Graph<float>& pretrained, const data::D
   const std::size_t classes = train.num_classes();
   auto scratch_model = [&]() {
     if (make_scratch) return make_scratch();
-    Graph<float> m = detail_harness::with_head(pretrained, classes, options.seed);
+    Graph<float> m = detail_harness::with_head(pretrained, classes, options.seed, options.keep_head);
     reinitialize(m, options.seed + 1);
     return m;
   };
@@ -264,7 +270,7 @@ inline Comparison compare_transfer(const Graph<float>& pretrained, const data::D
   c.train_samples = train.size();
   c.val_samples = val.size();
   c.num_classes = classes;
-  c.transfer = detail_harness::run("transfer", detail_harness::with_head(pretrained, classes, options.seed),
+  c.transfer = detail_harness::run("transfer", detail_harness::with_head(pretrained, classes, options.seed, options.keep_head),
                                    recipe, train, val);
   c.scratch = detail_harness::run("scratch", scratch_model(), recipe, train, val);
   c.target_accuracy = std::isnan(options.target_accuracy) ? c.scratch.best_accuracy : options.target_accuracy;
