@@ -83,6 +83,44 @@ void over_planes(const kernels::reference::PoolGeometry& g, F&& f) {
   });
 }
 
+/// 2-D max pooling (unit D axis) of `planes` planes: forward writes y; backward adds dy to
+/// the first maximum of each window in tap order (as the reference does).
+template <class T, bool Backward>
+void maxpool_2d(const kernels::reference::PoolGeometry& g, std::int64_t planes, const T* x, const T* dy, T* out) {
+  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T* xp = x + p * H * W;
+    for (std::int64_t oh = 0; oh < OH; ++oh)
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        T best = -std::numeric_limits<T>::infinity();
+        std::int64_t arg = -1;
+        for (std::int64_t kh = 0; kh < g.k[1]; ++kh) {
+          const std::int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+          if (ih < 0 || ih >= H) continue;
+          for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const std::int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
+            if (iw < 0 || iw >= W) continue;
+            const T v = xp[ih * W + iw];
+            if constexpr (Backward) {
+              if (arg < 0 || v > best) {
+                best = v;
+                arg = ih * W + iw;
+              }
+            } else {
+              best = std::max(best, v);  // as the reference: NaNs are skipped
+            }
+          }
+        }
+        const std::int64_t at = (p * OH + oh) * OW + ow;
+        if constexpr (Backward) {
+          if (arg >= 0) out[p * H * W + arg] += dy[at];
+        } else {
+          out[at] = best;
+        }
+      }
+  }
+}
+
 template <class T, bool Max>
 void forward(ForwardArgs<T>& a) {
   const auto g = geometry(a.node, a.inputs[0].shape(), Max);
@@ -90,8 +128,12 @@ void forward(ForwardArgs<T>& a) {
   T* y = a.outputs[0].data();
   const bool include_pad = a.node.attrs.get_int("count_include_pad", 0) != 0;
   over_planes(g, [&](const kernels::reference::PoolGeometry& part, std::int64_t p) {
-    if constexpr (Max)
-      kernels::reference::maxpool_forward(part, x + p * g.in_size(), y + p * g.out_size());
+    if constexpr (Max) {
+      if (g.in[0] == 1 && g.k[0] == 1)
+        maxpool_2d<T, false>(g, part.c, x + p * g.in_size(), nullptr, y + p * g.out_size());
+      else
+        kernels::reference::maxpool_forward(part, x + p * g.in_size(), y + p * g.out_size());
+    }
     else
       kernels::reference::avgpool_forward(part, x + p * g.in_size(), y + p * g.out_size(), include_pad);
   });
@@ -105,8 +147,12 @@ void backward(BackwardArgs<T>& a) {
   T* dx = a.grad_inputs[0].data();
   const bool include_pad = a.node.attrs.get_int("count_include_pad", 0) != 0;
   over_planes(g, [&](const kernels::reference::PoolGeometry& part, std::int64_t p) {
-    if constexpr (Max)
-      kernels::reference::maxpool_backward(part, x + p * g.in_size(), dy + p * g.out_size(), dx + p * g.in_size());
+    if constexpr (Max) {
+      if (g.in[0] == 1 && g.k[0] == 1)
+        maxpool_2d<T, true>(g, part.c, x + p * g.in_size(), dy + p * g.out_size(), dx + p * g.in_size());
+      else
+        kernels::reference::maxpool_backward(part, x + p * g.in_size(), dy + p * g.out_size(), dx + p * g.in_size());
+    }
     else
       kernels::reference::avgpool_backward(part, dy + p * g.out_size(), dx + p * g.in_size(), include_pad);
   });
