@@ -94,10 +94,11 @@ TEST_CASE("harness: transfer beats scratch on Fashion-MNIST 5-9 and the report i
   c.sweep = transfer::k_shot_sweep(pretrained, hone_test::target_task(20).first, val, {5, 20}, o);
 
   std::printf("harness: transfer final %.3f best %.3f, scratch final %.3f best %.3f, target %.3f, "
-              "time to target %.2f s vs %.2f s, saving %.1f %%, sweep 5: %.3f/%.3f, 20: %.3f/%.3f\n",
+              "time to target %.2f s vs %.2f s (epoch %ld vs %ld), saving %.1f %%, sweep 5: %.3f/%.3f, 20: %.3f/%.3f\n",
               c.transfer.final_accuracy, c.transfer.best_accuracy, c.scratch.final_accuracy,
               c.scratch.best_accuracy, c.target_accuracy, c.transfer.time_to_target,
-              c.scratch.time_to_target, 100 * c.time_saving, c.sweep[0].transfer_accuracy,
+              c.scratch.time_to_target, static_cast<long>(c.transfer.epochs_to_target), static_cast<long>(c.scratch.epochs_to_target),
+              100 * c.time_saving, c.sweep[0].transfer_accuracy,
               c.sweep[0].scratch_accuracy, c.sweep[1].transfer_accuracy, c.sweep[1].scratch_accuracy);
   // The direction of the gap.
   CHECK(c.transfer.final_accuracy > c.scratch.final_accuracy + 0.05);
@@ -121,7 +122,10 @@ TEST_CASE("harness: transfer beats scratch on Fashion-MNIST 5-9 and the report i
   }
   CHECK(c.transfer.epochs_to_target <= c.scratch.epochs_to_target);
   CHECK(c.time_saving == Approx(1 - c.transfer.time_to_target / c.scratch.time_to_target));
-  CHECK(c.time_saving > 0);
+  // Wall-clock time is not asserted (a timed unit test on a shared machine is noise: CI once
+  // measured 0.37 s vs 0.36 s for runs that reached the target at different epochs); the
+  // saving's direction is asserted in epochs, which the seed fixes.
+  CHECK(c.transfer.epochs_to_target < c.scratch.epochs_to_target);
   REQUIRE(c.sweep.size() == 2);
   CHECK(c.sweep[0].shots == 5);
 
