@@ -8,7 +8,7 @@
 //     operand). The weight gradient is accumulated per thread and summed in a fixed order,
 //     so results depend only on the data and the thread count.
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
-//     2-D): direct loops, vectorisable along the output row, parallel over channels.
+//     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops).
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
 // oracle every path here is tested against (tests/kernels/test_conv_kernels.cpp).
 #pragma once
@@ -16,11 +16,11 @@
 #include <algorithm>  // std::fill_n, std::min, std::max
 #include <cstdint>    // std::int64_t
 #include <cstring>    // std::memcpy
-#include <memory>     // scratch buffers
 #include <vector>     // per-thread partial sums
 
 #include "hone/core/parallel.hpp"
-#include "hone/kernels/detail/vectorize.hpp"
+#include "hone/kernels/conv_depthwise.hpp"
+#include "hone/kernels/detail/scratch.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/reference/conv.hpp"
 
@@ -29,22 +29,6 @@ namespace hone::kernels {
 namespace detail_conv {
 
 using reference::ConvGeometry;
-using kernels::detail::vectorized;
-
-/// A per-thread scratch buffer that only grows (pool threads live as long as the pool).
-inline float* scratch(int slot, std::int64_t count) {
-  struct Buffer {
-    std::unique_ptr<float[]> data;
-    std::int64_t size = 0;
-  };
-  thread_local Buffer buffers[3];
-  Buffer& b = buffers[slot];
-  if (b.size < count) {
-    b.data.reset(new float[static_cast<std::size_t>(count)]);
-    b.size = count;
-  }
-  return b.data.get();
-}
 
 /// 1-D or 2-D (unit D axis and kernel): the fast im2col/col2im and depthwise paths apply.
 inline bool planar(const ConvGeometry& g) { return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1; }
@@ -145,104 +129,6 @@ struct Chunks {
 };
 
 inline bool depthwise(const ConvGeometry& g) { return g.c == g.groups && planar(g); }
-
-// --- depthwise ----------------------------------------------------------------------------
-
-inline void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
-                              float* y) {
-  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
-  const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
-  const std::int64_t planes = g.n * g.oc;
-  parallel_for(0, planes, 4, [&](std::int64_t lo_p, std::int64_t hi_p) {
-   vectorized([&]() HONE_INLINE_LAMBDA {
-    for (std::int64_t p = lo_p; p < hi_p; ++p) {
-      const std::int64_t n = p / g.oc, o = p % g.oc, c = o / mult;
-      const float* xp = x + (n * g.c + c) * H * W;
-      const float* wo = w + o * KH * KW;
-      float* yp = y + p * OH * OW;
-      std::fill_n(yp, OH * OW, bias ? bias[o] : 0.0f);
-      for (std::int64_t kw = 0; kw < KW; ++kw) {
-        const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
-        std::int64_t lo, hi;
-        valid_range(off, sw, W, OW, lo, hi);
-        for (std::int64_t oh = 0; oh < OH; ++oh) {
-          float* yr = yp + oh * OW;
-          for (std::int64_t kh = 0; kh < KH; ++kh) {
-            const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
-            if (ih < 0 || ih >= H) continue;
-            const float wv = wo[kh * KW + kw];
-            const float* xr = xp + ih * W + off;
-            if (sw == 1)
-              for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
-            else
-              for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * sw];
-          }
-        }
-      }
-    }
-   });
-  });
-}
-
-/// dx (accumulated into) and dw (accumulated into), either may be null; parallel over
-/// input channels, each handling its `mult` output channels for every image.
-inline void depthwise_backward(const ConvGeometry& g, const float* dy, const float* x, const float* w,
-                               float* dx, float* dw) {
-  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
-  const std::int64_t sh = g.stride[1], sw = g.stride[2], mult = g.oc / g.groups;
-  parallel_for(0, g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-    float* acc = scratch(0, KH * KW * OW);  // per tap, per output column: partial dw sums
-   vectorized([&]() HONE_INLINE_LAMBDA {
-    for (std::int64_t c = c_lo; c < c_hi; ++c)
-      for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o) {
-        const float* wo = dx ? w + o * KH * KW : nullptr;  // w may be null without dx
-        if (dw) std::fill_n(acc, KH * KW * OW, 0.0f);
-        for (std::int64_t n = 0; n < g.n; ++n) {
-          const float* dyp = dy + (n * g.oc + o) * OH * OW;
-          const float* xp = x ? x + (n * g.c + c) * H * W : nullptr;
-          float* dxp = dx ? dx + (n * g.c + c) * H * W : nullptr;
-          for (std::int64_t kh = 0; kh < KH; ++kh)
-            for (std::int64_t kw = 0; kw < KW; ++kw) {
-              const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
-              std::int64_t lo, hi;
-              valid_range(off, sw, W, OW, lo, hi);
-              const float wv = wo ? wo[kh * KW + kw] : 0.0f;
-              float* a = acc + (kh * KW + kw) * OW;
-              for (std::int64_t oh = 0; oh < OH; ++oh) {
-                const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
-                if (ih < 0 || ih >= H) continue;
-                const float* dyr = dyp + oh * OW;
-                if (dxp) {
-                  float* dxr = dxp + ih * W + off;
-                  if (sw == 1)
-                    for (std::int64_t ow = lo; ow < hi; ++ow) dxr[ow] += wv * dyr[ow];
-                  else
-                    for (std::int64_t ow = lo; ow < hi; ++ow) dxr[ow * sw] += wv * dyr[ow];
-                }
-                if (dw) {
-                  const float* xr = xp + ih * W + off;
-                  if (sw == 1)
-                    for (std::int64_t ow = lo; ow < hi; ++ow) a[ow] += dyr[ow] * xr[ow];
-                  else
-                    for (std::int64_t ow = lo; ow < hi; ++ow) a[ow] += dyr[ow] * xr[ow * sw];
-                }
-              }
-            }
-        }
-        if (dw)
-          for (std::int64_t t = 0; t < KH * KW; ++t) {
-            float s = 0.0f;
-            for (std::int64_t ow = 0; ow < OW; ++ow) s += acc[t * OW + ow];
-            dw[o * KH * KW + t] += s;
-          }
-      }
-   });
-  });
-}
-
-}  // namespace detail_conv
-
-namespace detail_conv {
 
 /// Images lowered together into one GEMM: enough output columns (about 512) that packing
 /// the weights and the weight gradient's read-modify-write are amortised over many of them.

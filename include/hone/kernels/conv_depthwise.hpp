@@ -1,0 +1,326 @@
+// hone/kernels/conv_depthwise.hpp — depthwise convolution (one input channel per group, any
+// channel multiplier, 1-D or 2-D, any stride, dilation and padding) on NC[H]W planes, all
+// three passes. Used by kernels/conv.hpp; tested against kernels/reference/conv.hpp.
+//
+// Every input plane is first copied into a padded, stride-phase-split buffer (DwLayout):
+// padded row r and padded column c live at (r * sw + c % sw) * wq + c / sw, so the input
+// columns one kernel tap reads for consecutive output columns (c = ow * sw + kw * dw) are
+// consecutive floats for every stride, and the padding is real zeros. The loops then have
+// no bounds checks and no gathers: blocks of 4 output rows x 16 output columns are
+// accumulated in vector registers (GCC vector extensions, compiled for the active ISA by
+// detail::vectorized) over all taps. Blocks that reach past the plane's last row or column
+// go through a 16-float staging vector (zeros past the edge; nothing stored past it). The
+// padded buffer's zeros are written once per call and thread: only the real region is
+// rewritten plane by plane.
+//   forward           y = sum over taps of w[tap] * the tap's input rows
+//   backward-data     the tap's rows of a padded dx buffer += w[tap] * dy, then added into dx
+//   backward-weights  per tap, 16 partial sums of dy * the tap's input rows, summed in a fixed
+//                     order at the end (results depend only on the data)
+// Parallel over input channels (forward: over images x channels); each thread owns whole
+// channels, so dx and dw need no reduction across threads.
+#pragma once
+
+#include <algorithm>  // std::fill_n, std::min, std::max
+#include <cstdint>    // std::int64_t
+#include <cstring>    // std::memcpy
+#include <vector>     // tap offsets
+
+#include "hone/core/parallel.hpp"
+#include "hone/kernels/detail/scratch.hpp"
+#include "hone/kernels/detail/vectorize.hpp"
+#include "hone/kernels/reference/conv.hpp"
+
+namespace hone::kernels::detail_conv {
+
+using kernels::detail::vectorized;
+
+/// 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones (whatever the trampoline
+/// compiles for). may_alias and 4-byte aligned: loaded from and stored to any float.
+typedef float DwVec __attribute__((vector_size(64), aligned(4), may_alias));
+
+inline constexpr std::int64_t kDwLanes = 16;  // output columns per block
+inline constexpr std::int64_t kDwRows = 4;    // output rows per block
+
+/// Where the depthwise loops find things; see the file comment.
+struct DwLayout {
+  std::int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_h, pad_w;
+  std::int64_t oh_pad, ow_pad;  // output extent rounded up to whole blocks
+  std::int64_t rows, wq;        // padded input rows; floats per row and phase
+  std::int64_t row_step;        // floats from one output row's input rows to the next's
+  std::vector<std::int64_t> taps;  // per tap (kh, kw): offset of its first float for output row 0
+
+  explicit DwLayout(const reference::ConvGeometry& g)
+      : H(g.in[1]), W(g.in[2]), OH(g.out[1]), OW(g.out[2]), KH(g.k[1]), KW(g.k[2]), sh(g.stride[1]),
+        sw(g.stride[2]), dh(g.dilation[1]), dw(g.dilation[2]), pad_h(g.pad_begin[1]), pad_w(g.pad_begin[2]) {
+    oh_pad = (OH + kDwRows - 1) / kDwRows * kDwRows;
+    ow_pad = (OW + kDwLanes - 1) / kDwLanes * kDwLanes;
+    rows = (oh_pad - 1) * sh + (KH - 1) * dh + 1;
+    wq = ow_pad + (KW - 1) * dw / sw;
+    row_step = sh * sw * wq;
+    for (std::int64_t kh = 0; kh < KH; ++kh)
+      for (std::int64_t kw = 0; kw < KW; ++kw) {
+        const std::int64_t c = kw * dw;
+        taps.push_back((kh * dh * sw + c % sw) * wq + c / sw);
+      }
+  }
+  std::int64_t size() const { return rows * sw * wq; }  // floats in a padded input plane
+  /// The columns j of phase q that hold real input columns: [lo, hi).
+  void phase_range(std::int64_t q, std::int64_t& lo, std::int64_t& hi) const {
+    const std::int64_t first = pad_w - q, end = W + pad_w - q;  // j * sw in [first, end)
+    lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+    hi = end <= 0 ? 0 : std::min(wq, (end + sw - 1) / sw);
+    hi = std::max(lo, hi);
+  }
+};
+
+/// Copies input plane x (H, W) into the real region of buf (the padded layout); the rest of
+/// buf must be zero already (it stays so: only this writes to buf). Stride 2 deinterleaves
+/// both phases in one loop (which vectorises); other strides copy phase by phase.
+[[gnu::always_inline]] inline void dw_pack(const DwLayout& L, const float* x, float* buf) {
+  const std::int64_t H = std::min(L.H, L.rows - L.pad_h);  // input rows the conv reads
+  if (L.sw == 2) {
+    std::int64_t lo0, hi0, lo1, hi1;
+    L.phase_range(0, lo0, hi0);
+    L.phase_range(1, lo1, hi1);
+    const std::int64_t lo = std::max(lo0, lo1), hi = std::max(lo, std::min(hi0, hi1));
+    for (std::int64_t ih = 0; ih < H; ++ih) {
+      float* b0 = buf + (ih + L.pad_h) * 2 * L.wq;
+      float* b1 = b0 + L.wq;
+      const float* xr = x + ih * L.W - L.pad_w;  // xr[c] is padded column c
+      for (std::int64_t j = lo0; j < std::min(lo, hi0); ++j) b0[j] = xr[2 * j];
+      for (std::int64_t j = lo1; j < std::min(lo, hi1); ++j) b1[j] = xr[2 * j + 1];
+      for (std::int64_t j = lo; j < hi; ++j) {
+        b0[j] = xr[2 * j];
+        b1[j] = xr[2 * j + 1];
+      }
+      for (std::int64_t j = std::max(hi, lo0); j < hi0; ++j) b0[j] = xr[2 * j];
+      for (std::int64_t j = std::max(hi, lo1); j < hi1; ++j) b1[j] = xr[2 * j + 1];
+    }
+    return;
+  }
+  for (std::int64_t q = 0; q < L.sw; ++q) {
+    std::int64_t lo, hi;
+    L.phase_range(q, lo, hi);
+    for (std::int64_t ih = 0; ih < H; ++ih) {
+      float* bq = buf + ((ih + L.pad_h) * L.sw + q) * L.wq;
+      const float* xr = x + ih * L.W - L.pad_w;
+      if (L.sw == 1)
+        std::memcpy(bq + lo, xr + lo, static_cast<std::size_t>(hi - lo) * sizeof(float));
+      else
+        for (std::int64_t j = lo; j < hi; ++j) bq[j] = xr[j * L.sw + q];
+    }
+  }
+}
+
+/// dx plane (H, W) += the real part of buf (the padded layout).
+[[gnu::always_inline]] inline void dw_unpack_add(const DwLayout& L, const float* buf, float* dx) {
+  const std::int64_t H = std::min(L.H, L.rows - L.pad_h);
+  if (L.sw == 2) {
+    std::int64_t lo0, hi0, lo1, hi1;
+    L.phase_range(0, lo0, hi0);
+    L.phase_range(1, lo1, hi1);
+    const std::int64_t lo = std::max(lo0, lo1), hi = std::max(lo, std::min(hi0, hi1));
+    for (std::int64_t ih = 0; ih < H; ++ih) {
+      const float* b0 = buf + (ih + L.pad_h) * 2 * L.wq;
+      const float* b1 = b0 + L.wq;
+      float* dr = dx + ih * L.W - L.pad_w;
+      for (std::int64_t j = lo0; j < std::min(lo, hi0); ++j) dr[2 * j] += b0[j];
+      for (std::int64_t j = lo1; j < std::min(lo, hi1); ++j) dr[2 * j + 1] += b1[j];
+      for (std::int64_t j = lo; j < hi; ++j) {
+        dr[2 * j] += b0[j];
+        dr[2 * j + 1] += b1[j];
+      }
+      for (std::int64_t j = std::max(hi, lo0); j < hi0; ++j) dr[2 * j] += b0[j];
+      for (std::int64_t j = std::max(hi, lo1); j < hi1; ++j) dr[2 * j + 1] += b1[j];
+    }
+    return;
+  }
+  for (std::int64_t q = 0; q < L.sw; ++q) {
+    std::int64_t lo, hi;
+    L.phase_range(q, lo, hi);
+    for (std::int64_t ih = 0; ih < H; ++ih) {
+      const float* bq = buf + ((ih + L.pad_h) * L.sw + q) * L.wq;
+      float* dr = dx + ih * L.W - L.pad_w;
+      if (L.sw == 1)
+        for (std::int64_t j = lo; j < hi; ++j) dr[j] += bq[j];
+      else
+        for (std::int64_t j = lo; j < hi; ++j) dr[j * L.sw + q] += bq[j];
+    }
+  }
+}
+
+/// v = the n (<= 16) floats at p, zeros after them.
+[[gnu::always_inline]] inline void dw_load(DwVec& v, const float* p, std::int64_t n) {
+  if (n >= kDwLanes) {
+    v = *reinterpret_cast<const DwVec*>(p);
+    return;
+  }
+  alignas(64) float t[kDwLanes] = {};
+  for (std::int64_t i = 0; i < n; ++i) t[i] = p[i];
+  v = *reinterpret_cast<const DwVec*>(t);
+}
+
+/// The first n (<= 16) floats of v to p.
+[[gnu::always_inline]] inline void dw_store(const DwVec& v, float* p, std::int64_t n) {
+  if (n >= kDwLanes) {
+    *reinterpret_cast<DwVec*>(p) = v;
+    return;
+  }
+  alignas(64) float t[kDwLanes];
+  *reinterpret_cast<DwVec*>(t) = v;
+  for (std::int64_t i = 0; i < n; ++i) p[i] = t[i];
+}
+
+/// How many of the 16 columns from ow of output row oh are real.
+[[gnu::always_inline]] inline std::int64_t dw_valid(const DwLayout& L, std::int64_t oh, std::int64_t ow) {
+  return oh < L.OH ? std::min(kDwLanes, L.OW - ow) : 0;
+}
+
+/// y plane (OH, OW) = bias + sum over taps of w[tap] * the tap's rows of buf (with
+/// Accumulate: y += that sum, bias ignored).
+template <bool Accumulate = false>
+[[gnu::always_inline]] inline void dw_forward_plane(const DwLayout& L, const float* buf, const float* w,
+                                                    float bias, float* y) {
+  for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
+    for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
+      DwVec acc[kDwRows];
+      for (std::int64_t r = 0; r < kDwRows; ++r) {
+        if constexpr (Accumulate)
+          dw_load(acc[r], y + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
+        else
+          acc[r] = DwVec{} + bias;
+      }
+      for (std::int64_t kh = 0; kh < L.KH; ++kh)
+        for (std::int64_t kw = 0; kw < L.KW; ++kw) {
+          const float wv = w[kh * L.KW + kw];
+          const float* src = buf + oh * L.row_step + L.taps[kh * L.KW + kw] + ow;
+          for (std::int64_t r = 0; r < kDwRows; ++r)
+            acc[r] += wv * *reinterpret_cast<const DwVec*>(src + r * L.row_step);
+        }
+      for (std::int64_t r = 0; r < kDwRows; ++r) {
+        const std::int64_t n = dw_valid(L, oh + r, ow);
+        if (n > 0) dw_store(acc[r], y + (oh + r) * L.OW + ow, n);
+      }
+    }
+}
+
+/// The tap's rows of dbuf (the padded layout) += w[tap] * dy plane (OH, OW), every tap.
+[[gnu::always_inline]] inline void dw_backward_data_plane(const DwLayout& L, const float* dy, const float* w,
+                                                          float* dbuf) {
+  const std::int64_t step = L.row_step;
+  for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
+    for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
+      DwVec g[kDwRows];
+      for (std::int64_t r = 0; r < kDwRows; ++r) dw_load(g[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
+      for (std::int64_t kh = 0; kh < L.KH; ++kh)
+        for (std::int64_t kw = 0; kw < L.KW; ++kw) {
+          const float wv = w[kh * L.KW + kw];
+          float* dst = dbuf + oh * L.row_step + L.taps[kh * L.KW + kw] + ow;
+          for (std::int64_t r = 0; r < kDwRows; ++r) *reinterpret_cast<DwVec*>(dst + r * step) += wv * g[r];
+        }
+    }
+}
+
+/// part[tap] (16 lanes each) += dy plane (OH, OW) * the tap's rows of buf.
+[[gnu::always_inline]] inline void dw_backward_weights_plane(const DwLayout& L, const float* dy, const float* buf,
+                                                             DwVec* part) {
+  const std::int64_t step = L.row_step;
+  for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
+    for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
+      DwVec g[kDwRows];
+      for (std::int64_t r = 0; r < kDwRows; ++r) dw_load(g[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
+      for (std::int64_t kh = 0; kh < L.KH; ++kh)
+        for (std::int64_t kw = 0; kw < L.KW; ++kw) {
+          const float* src = buf + oh * L.row_step + L.taps[kh * L.KW + kw] + ow;
+          DwVec s = part[kh * L.KW + kw];
+          for (std::int64_t r = 0; r < kDwRows; ++r) s += g[r] * *reinterpret_cast<const DwVec*>(src + r * step);
+          part[kh * L.KW + kw] = s;
+        }
+    }
+}
+
+inline void depthwise_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
+                              float* y) {
+  const DwLayout L(g);
+  const std::int64_t mult = g.oc / g.groups, osz = L.OH * L.OW;
+  if (g.n == 0 || osz == 0) return;
+  parallel_for(0, g.n * g.c, 1, [&](std::int64_t lo, std::int64_t hi) {
+    float* buf = scratch(0, L.size());
+    std::fill_n(buf, L.size(), 0.0f);
+    vectorized([&]() HONE_INLINE_LAMBDA {
+      for (std::int64_t p = lo; p < hi; ++p) {  // p = n * C + c: input plane
+        dw_pack(L, x + p * L.H * L.W, buf);
+        const std::int64_t n = p / g.c, c = p % g.c;
+        for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o)
+          dw_forward_plane(L, buf, w + o * L.KH * L.KW, bias ? bias[o] : 0.0f, y + (n * g.oc + o) * osz);
+      }
+    });
+  });
+}
+
+/// The data gradient of a stride-1 depthwise convolution is itself one: dy, padded by
+/// (K - 1) * dilation - pad_begin, correlated with the kernel flipped in both axes. This is
+/// its geometry (input OH x OW, output H x W); false where that padding would be negative.
+inline bool dw_transposed(const reference::ConvGeometry& g, reference::ConvGeometry& t) {
+  if (g.stride[1] != 1 || g.stride[2] != 1) return false;
+  t = g;
+  for (int a = 1; a < 3; ++a) {
+    t.in[a] = g.out[a];
+    t.out[a] = g.in[a];
+    t.pad_begin[a] = (g.k[a] - 1) * g.dilation[a] - g.pad_begin[a];
+    if (t.pad_begin[a] < 0) return false;
+  }
+  return true;
+}
+
+/// dx (accumulated into) and dw (accumulated into), either may be null (x may be null
+/// without dw, w without dx). Stride 1: dx by the transposed convolution (gathers, no
+/// read-modify-write); other strides: each tap's rows of a padded dx buffer += w * dy.
+inline void depthwise_backward(const reference::ConvGeometry& g, const float* dy, const float* x, const float* w,
+                               float* dx, float* dw) {
+  reference::ConvGeometry gt;
+  const bool gather = dx && dw_transposed(g, gt);
+  const DwLayout L(g), Lt(gather ? gt : g);
+  const std::int64_t mult = g.oc / g.groups, osz = L.OH * L.OW, isz = L.H * L.W, taps = L.KH * L.KW;
+  if (g.n == 0 || osz == 0 || (!dx && !dw)) return;
+  parallel_for(0, g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+    float* xbuf = dw ? scratch(0, L.size()) : nullptr;   // x plane, padded
+    float* dxbuf = dx ? scratch(1, gather ? Lt.size() : L.size()) : nullptr;  // dy (gather) or dx, padded
+    float* part = scratch(2, taps * kDwLanes + taps);  // dw partial sums, then the flipped kernel
+    float* flipped = part + taps * kDwLanes;
+    if (xbuf) std::fill_n(xbuf, L.size(), 0.0f);
+    if (gather) std::fill_n(dxbuf, Lt.size(), 0.0f);
+    vectorized([&]() HONE_INLINE_LAMBDA {
+      auto* parts = reinterpret_cast<DwVec*>(part);
+      for (std::int64_t c = c_lo; c < c_hi; ++c)
+        for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o) {
+          for (std::int64_t t = 0; t < taps; ++t) parts[t] = DwVec{};
+          if (gather)
+            for (std::int64_t t = 0; t < taps; ++t) flipped[t] = w[o * taps + taps - 1 - t];
+          for (std::int64_t n = 0; n < g.n; ++n) {
+            const float* dyp = dy + (n * g.oc + o) * osz;
+            if (dw) {
+              dw_pack(L, x + (n * g.c + c) * isz, xbuf);
+              dw_backward_weights_plane(L, dyp, xbuf, parts);
+            }
+            if (gather) {
+              dw_pack(Lt, dyp, dxbuf);
+              dw_forward_plane<true>(Lt, dxbuf, flipped, 0.0f, dx + (n * g.c + c) * isz);
+            } else if (dx) {
+              std::fill_n(dxbuf, L.size(), 0.0f);
+              dw_backward_data_plane(L, dyp, w + o * taps, dxbuf);
+              dw_unpack_add(L, dxbuf, dx + (n * g.c + c) * isz);
+            }
+          }
+          if (dw)
+            for (std::int64_t t = 0; t < taps; ++t) {
+              float s = 0.0f;
+              for (std::int64_t l = 0; l < kDwLanes; ++l) s += part[t * kDwLanes + l];
+              dw[o * taps + t] += s;
+            }
+        }
+    });
+  });
+}
+
+}  // namespace hone::kernels::detail_conv
