@@ -25,12 +25,14 @@
 #include <cstdint>  // byte counts
 #include <utility>  // std::move
 #include <string>   // names
+#include <type_traits>  // fusion is float-only
 #include <vector>   // per-value state
 
 #include "hone/core/error.hpp"
 #include "hone/core/parallel.hpp"
 #include "hone/core/rng.hpp"
 #include "hone/core/tensor.hpp"
+#include "hone/graph/fusion.hpp"
 #include "hone/graph/graph.hpp"
 #include "hone/ops/registry.hpp"
 
@@ -43,6 +45,9 @@ struct SessionOptions {
   std::uint64_t seed = 0;                ///< seeds the per-node streams (dropout)
   std::vector<std::string> grad_inputs = {};  ///< graph inputs that get gradients (input_grad())
   bool profile = false;  ///< time every node's forward and backward (profile())
+  /// Mode::inference only: run Conv -> BatchNormalization -> Relu/Clip chains as one
+  /// convolution (graph/fusion.hpp); results differ from the unfused ops by rounding only.
+  bool fuse = true;
 };
 
 /// Time spent in one op type over all forward/backward calls since the session began (or
@@ -106,6 +111,11 @@ class Session {
     for (std::size_t pos = 0; pos < a.order.size(); ++pos) {
       const std::size_t n = a.order[pos];
       const Node& node = nodes[n];
+      if (!fusion_.chains.empty() && (fusion_.absorbed[n] || fusion_.chains[n].fused())) {
+        if (!fusion_.absorbed[n]) run_fused(n);  // the chain's head: runs it all
+        release_after(n, pos);
+        continue;
+      }
       std::vector<Tensor<T>> in;
       for (std::size_t v : a.node_inputs[n]) in.push_back(values_[v]);
       std::vector<Tensor<T>> out;
@@ -127,10 +137,7 @@ class Session {
       }
       for (const auto& s : saved_[n]) memory_.op_state += bytes(s.shape());
       memory_.actual_peak = std::max(memory_.actual_peak, live_);
-      for (std::size_t v : a.node_inputs[n])
-        if (free_after_[v] == pos) release(v);
-      for (std::size_t v : a.node_outputs[n])
-        if (free_after_[v] == pos) release(v);
+      release_after(n, pos);
     }
     memory_.saved_for_backward = 0;
     for (std::size_t v = 0; v < nv; ++v)
@@ -327,6 +334,40 @@ class Session {
     live_ -= bytes(analysis_.shapes[v]);
   }
 
+  /// Frees the inputs and outputs of node n whose last forward reader is at position pos.
+  void release_after(std::size_t n, std::size_t pos) {
+    for (std::size_t v : analysis_.node_inputs[n])
+      if (free_after_[v] == pos) release(v);
+    for (std::size_t v : analysis_.node_outputs[n])
+      if (free_after_[v] == pos) release(v);
+  }
+
+  /// Runs the fused chain headed by conv node n (graph/fusion.hpp); the values inside it
+  /// stay undefined, its output is defined from here on.
+  void run_fused(std::size_t n) {
+    if constexpr (std::is_same_v<T, float>) {
+      const GraphAnalysis& a = analysis_;
+      const auto& nodes = graph_.nodes();
+      const detail_fusion::ConvChain& c = fusion_.chains[n];
+      std::vector<Tensor<T>> conv_in, bn_in;
+      for (std::size_t v : a.node_inputs[n]) conv_in.push_back(values_[v]);
+      if (c.bn != detail_fusion::none)
+        for (std::size_t v : a.node_inputs[c.bn]) bn_in.push_back(values_[v]);
+      const std::size_t ov = detail_fusion::chain_output(a, n, c);
+      Tensor<T> out = Tensor<T>::uninitialized(a.shapes[ov]);
+      const auto t0 = std::chrono::steady_clock::now();
+      detail_fusion::run_chain(nodes, n, c, conv_in, bn_in, out);
+      if (options_.profile) {
+        OpProfile& p = profile_entry(detail_fusion::chain_name(nodes, c));
+        p.forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++p.forward_calls;
+      }
+      values_[ov] = out;
+      live_ += bytes(a.shapes[ov]);
+      memory_.actual_peak = std::max(memory_.actual_peak, live_);
+    }
+  }
+
   /// Requires-grad, backward nodes, saved values and free points for analysis a; also the
   /// planned peak, by replaying the forward with byte counts only.
   void plan(const GraphAnalysis& a) {
@@ -335,6 +376,9 @@ class Session {
     requires_grad_.assign(nv, false);
     is_output_.assign(nv, false);
     for (std::size_t v : a.outputs) is_output_[v] = true;
+    fusion_ = {};
+    if (std::is_same_v<T, float> && options_.mode == Mode::inference && options_.fuse)
+      fusion_ = detail_fusion::plan_fusion(nodes, a, is_output_);
     if (options_.mode != Mode::inference) {
       for (std::size_t v = 0; v < nv; ++v)
         if (a.param[v] != npos && graph_.parameters()[a.param[v]].trainable) requires_grad_[v] = true;
@@ -416,6 +460,7 @@ class Session {
   std::vector<Tensor<T>> values_, input_grads_, param_grads_;
   std::vector<std::vector<Tensor<T>>> saved_;
   std::vector<OpProfile> profile_;
+  detail_fusion::FusionPlan fusion_;  // empty unless Mode::inference fuses
   std::int64_t live_ = 0;
   MemoryReport memory_;
 };

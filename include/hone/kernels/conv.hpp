@@ -139,12 +139,12 @@ inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
 
 }  // namespace detail_conv
 
-/// y (N, OC, out...) = conv(x (N, C, in...), w (OC, C/groups, k...)) + bias (OC, or null).
-/// Overwrites y.
+/// y (N, OC, out...) = act(conv(x (N, C, in...), w (OC, C/groups, k...)) + bias (OC, or
+/// null)), act the epilogue (none by default). Overwrites y.
 inline void conv_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
-                         float* y) {
+                         float* y, const ConvEpilogue& ep = {}) {
   using namespace detail_conv;
-  if (depthwise(g)) return depthwise_forward(g, x, w, bias, y);
+  if (depthwise(g)) return depthwise_forward(g, x, w, bias, y, ep);
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size();
   const bool direct = pointwise(g);
@@ -175,13 +175,10 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
                 std::memcpy(y + ((n0 + b) * g.oc + grp * ocg + o) * osz, staged + o * ld + b * osz,
                             static_cast<std::size_t>(osz) * sizeof(float));
         }
-        if (bias)
+        if (bias || ep.kind != ConvEpilogue::none)
           for (std::int64_t b = 0; b < nb; ++b)
-            for (std::int64_t o = 0; o < ocg; ++o) {
-              const float v = bias[grp * ocg + o];
-              float* row = y + ((n0 + b) * g.oc + grp * ocg + o) * osz;
-              for (std::int64_t i = 0; i < osz; ++i) row[i] += v;
-            }
+            for (std::int64_t o = 0; o < ocg; ++o)
+              finish_rows(ep, y + ((n0 + b) * g.oc + grp * ocg + o) * osz, 1, osz, bias ? bias[grp * ocg + o] : 0.0f);
       }
     }
   });

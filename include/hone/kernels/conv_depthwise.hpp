@@ -30,9 +30,41 @@
 #include "hone/kernels/detail/vectorize.hpp"
 #include "hone/kernels/reference/conv.hpp"
 
-namespace hone::kernels::detail_conv {
+namespace hone::kernels {
+
+/// What conv_forward applies to each output element after the bias: nothing, Relu (x > 0 ?
+/// x : 0, as ops::Relu) or Clip (min(max(x, lo), hi), as ops::Clip). Applied to each
+/// image's output right after it is computed, while it is in cache.
+struct ConvEpilogue {
+  enum Kind { none, relu, clip } kind = none;
+  float lo = 0, hi = 0;
+};
+
+namespace detail_conv {
 
 using kernels::detail::vectorized;
+
+/// rows rows of n floats each, ld apart: x = act(x + add). Vectorised; single-threaded.
+[[gnu::always_inline]] inline void finish_rows_body(const ConvEpilogue& ep, float* p, std::int64_t rows,
+                                                    std::int64_t n, std::int64_t ld, float add) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* __restrict x = p + r * ld;
+    if (ep.kind == ConvEpilogue::relu)
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float v = x[i] + add;
+        x[i] = v > 0.0f ? v : 0.0f;
+      }
+    else if (ep.kind == ConvEpilogue::clip)
+      for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i] + add, ep.lo), ep.hi);
+    else
+      for (std::int64_t i = 0; i < n; ++i) x[i] += add;
+  }
+}
+
+/// One plane (or row) of n floats: x = act(x + add), compiled for the active ISA.
+inline void finish_rows(const ConvEpilogue& ep, float* p, std::int64_t rows, std::int64_t n, float add) {
+  vectorized([&]() HONE_INLINE_LAMBDA { finish_rows_body(ep, p, rows, n, n, add); });
+}
 
 /// 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones (whatever the trampoline
 /// compiles for). may_alias and 4-byte aligned: loaded from and stored to any float.
@@ -240,7 +272,7 @@ template <bool Accumulate = false>
 }
 
 inline void depthwise_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
-                              float* y) {
+                              float* y, const ConvEpilogue& ep) {
   const DwLayout L(g);
   const std::int64_t mult = g.oc / g.groups, osz = L.OH * L.OW;
   if (g.n == 0 || osz == 0) return;
@@ -251,8 +283,11 @@ inline void depthwise_forward(const reference::ConvGeometry& g, const float* x, 
       for (std::int64_t p = lo; p < hi; ++p) {  // p = n * C + c: input plane
         dw_pack(L, x + p * L.H * L.W, buf);
         const std::int64_t n = p / g.c, c = p % g.c;
-        for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o)
-          dw_forward_plane(L, buf, w + o * L.KH * L.KW, bias ? bias[o] : 0.0f, y + (n * g.oc + o) * osz);
+        for (std::int64_t o = c * mult; o < (c + 1) * mult; ++o) {
+          float* yp = y + (n * g.oc + o) * osz;
+          dw_forward_plane(L, buf, w + o * L.KH * L.KW, bias ? bias[o] : 0.0f, yp);
+          if (ep.kind != ConvEpilogue::none) finish_rows_body(ep, yp, 1, osz, osz, 0.0f);
+        }
       }
     });
   });
@@ -323,4 +358,6 @@ inline void depthwise_backward(const reference::ConvGeometry& g, const float* dy
   });
 }
 
-}  // namespace hone::kernels::detail_conv
+}  // namespace detail_conv
+
+}  // namespace hone::kernels

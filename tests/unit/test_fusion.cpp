@@ -1,0 +1,137 @@
+// Tests for hone/graph/fusion.hpp: Conv -> BatchNormalization -> Relu/Clip chains run as one
+// convolution in Mode::inference. Oracle: the same graph run op by op (SessionOptions::fuse
+// off: the BatchNormalization, Relu and Clip kernels on the materialised convolution
+// output), and the rules of fusion.hpp for which chains may fuse (checked through the
+// profile, which names fused chains "Conv+BatchNormalization+Relu").
+#include <catch2/catch.hpp>
+
+#include <hone/graph/builder.hpp>
+#include <hone/graph/session.hpp>
+#include <hone/train/bn_policy.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+using hone::Builder;
+using hone::Graph;
+using hone::Mode;
+using hone::Session;
+using hone::Tensor;
+using hone::Var;
+
+namespace {
+
+Tensor<float> wave(const hone::Shape& s, double f, double offset = 0) {
+  Tensor<float> t(s);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(std::sin(f * static_cast<double>(i + 1)) + offset);
+  return t;
+}
+
+// Gives every BatchNormalization non-trivial scale, bias and running statistics.
+void perturb_bn(Graph<float>& g, const std::vector<std::string>& names) {
+  double f = 0.37;
+  for (const auto& n : names) {
+    auto& w = g.parameter(n + ".weight").data;
+    w = wave(w.shape(), f += 0.11, 1.2);
+    auto& b = g.parameter(n + ".bias").data;
+    b = wave(b.shape(), f += 0.13);
+    auto& m = g.parameter(n + ".running_mean").data;
+    m = wave(m.shape(), f += 0.17, 0.1);
+    auto& v = g.parameter(n + ".running_var").data;
+    v = wave(v.shape(), f += 0.19, 1.5);  // in [0.5, 2.5]
+  }
+}
+
+// Chains of every kind, and values that must not fuse:
+//   c1 -> bn1 -> relu                 (fuses: Conv+BatchNormalization+Relu)
+//   dw -> bn2 -> relu6 (Clip 0..6)    (depthwise, stride 2: Conv+BatchNormalization+Clip)
+//   pw -> bn3                         (1x1, no bias, no activation: Conv+BatchNormalization)
+//   c4 -> relu                        (no BatchNormalization: Conv+Relu)
+//   c5 -> bn5 -> relu, c5 also read by Add   (c5 has two readers: nothing fuses)
+//   c6 -> bn6 (batch statistics) -> relu     (BN not fused; Conv+Relu neither: relu reads bn6)
+//   c7 -> bn7, c7 a graph output             (not fused)
+Graph<float> net() {
+  Builder<float> b(11);
+  Var x = b.input("x", {3, 9, 11});
+  Var h = b.relu(b.batch_norm(b.conv(x, 8, {.kernel = 3, .padding = 1}, "c1"), "bn1"));
+  h = b.relu6(b.batch_norm(b.conv(h, 8, {.kernel = 3, .stride = 2, .padding = 1, .groups = 8}, "dw"), "bn2"));
+  h = b.batch_norm(b.conv(h, 12, {.kernel = 1, .bias = false}, "pw"), "bn3");
+  h = b.relu(b.conv(h, 12, {.kernel = 3, .padding = 1}, "c4"));
+  Var c5 = b.conv(h, 12, {.kernel = 3, .padding = 1}, "c5");
+  h = b.add(b.relu(b.batch_norm(c5, "bn5")), c5);
+  h = b.relu(b.batch_norm(b.conv(h, 6, {.kernel = 1}, "c6"), "bn6"));
+  Var c7 = b.conv(h, 5, {.kernel = 3}, "c7");
+  b.output(b.batch_norm(c7, "bn7"));
+  b.output(c7);
+  Graph<float> g = b.build();
+  perturb_bn(g, {"bn1", "bn2", "bn3", "bn5", "bn6", "bn7"});
+  hone::train::set_bn_policy(g, hone::train::BnPolicy::adabn, "bn6");
+  return g;
+}
+
+std::map<std::string, std::int64_t> profile_calls(const Session<float>& s) {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& p : s.profile()) m[p.op] = p.forward_calls;
+  return m;
+}
+
+void check_close(const Tensor<float>& got, const Tensor<float>& want) {
+  REQUIRE(got.shape() == want.shape());
+  double scale = 0;
+  for (std::int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
+  for (std::int64_t i = 0; i < want.numel(); ++i)
+    REQUIRE(std::fabs(static_cast<double>(got[i]) - want[i]) <= 1e-5 * scale + 1e-6);
+}
+
+}  // namespace
+
+TEST_CASE("fusion: inference chains match the ops run one by one", "[fusion][session]") {
+  const Tensor<float> x = wave({2, 3, 9, 11}, 0.71);
+  Graph<float> fused_g = net(), plain_g = net();
+  Session<float> fused(fused_g, {.mode = Mode::inference, .profile = true});
+  Session<float> plain(plain_g, {.mode = Mode::inference, .profile = true, .fuse = false});
+  const auto a = fused.forward({x});
+  const auto b = plain.forward({x});
+  REQUIRE(a.size() == 2);
+  check_close(a[0], b[0]);
+  check_close(a[1], b[1]);
+
+  const auto calls = profile_calls(fused);
+  CHECK(calls.at("Conv+BatchNormalization+Relu") == 1);  // c1
+  CHECK(calls.at("Conv+BatchNormalization+Clip") == 1);  // dw
+  CHECK(calls.at("Conv+BatchNormalization") == 1);       // pw
+  CHECK(calls.at("Conv+Relu") == 1);                     // c4
+  CHECK(calls.at("Conv") == 3);                          // c5, c6, c7
+  CHECK(calls.at("BatchNormalization") == 3);            // bn5, bn6, bn7
+  CHECK(calls.at("Relu") == 2);                          // after bn5 and bn6
+  CHECK(calls.count("Clip") == 0);
+  const auto plain_calls = profile_calls(plain);
+  CHECK(plain_calls.at("Conv") == 7);
+  CHECK(plain_calls.at("BatchNormalization") == 6);
+  // The values inside fused chains are never held: a smaller measured peak.
+  CHECK(fused.memory().actual_peak < plain.memory().actual_peak);
+}
+
+TEST_CASE("fusion: only Mode::inference fuses; eval gives the same outputs and can run backward",
+          "[fusion][session]") {
+  const Tensor<float> x = wave({1, 3, 9, 11}, 0.53);
+  Graph<float> g = net();
+  Session<float> inf(g, {.mode = Mode::inference});
+  const auto a = inf.forward({x});
+  Session<float> ev(g, {.mode = Mode::eval, .profile = true});
+  const auto b = ev.forward({x});
+  check_close(a[0], b[0]);
+  for (const auto& p : ev.profile()) CHECK(p.op.find('+') == std::string::npos);
+  // Inference after a parameter change sees the new weights (the fold is not cached).
+  auto& w = g.parameter("c1.weight").data;
+  for (std::int64_t i = 0; i < w.numel(); ++i) w[i] *= 0.5f;
+  const auto c = inf.forward({x});
+  const auto d = ev.forward({x});
+  check_close(c[0], d[0]);
+  bool changed = false;
+  for (std::int64_t i = 0; i < c[0].numel(); ++i) changed = changed || c[0][i] != a[0][i];
+  CHECK(changed);
+}
