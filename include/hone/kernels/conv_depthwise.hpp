@@ -209,31 +209,67 @@ struct DwLayout {
 }
 
 /// y plane (OH, OW) = bias + sum over taps of w[tap] * the tap's rows of buf (with
-/// Accumulate: y += that sum, bias ignored).
-template <bool Accumulate = false>
-[[gnu::always_inline]] inline void dw_forward_plane(const DwLayout& L, const float* buf, const float* w,
-                                                    float bias, float* y) {
+/// Accumulate: y += that sum, bias ignored). Taps > 0: the kernel has that many taps (the
+/// loop over them unrolls, offsets and weights stay in registers); 0: any.
+template <bool Accumulate, int Taps>
+[[gnu::always_inline]] inline void dw_forward_taps(const DwLayout& L, const float* buf, const float* w, float bias,
+                                                   float* y) {
+  constexpr int kMax = Taps > 0 ? Taps : 1;
+  const std::int64_t taps = Taps > 0 ? Taps : L.KH * L.KW, rs = L.row_step;
+  const std::int64_t* off = L.taps.data();
+  std::int64_t off_local[kMax];
+  float w_local[kMax];
+  if constexpr (Taps > 0) {
+    for (int t = 0; t < Taps; ++t) {
+      off_local[t] = off[t];
+      w_local[t] = w[t];
+    }
+    off = off_local;
+    w = w_local;
+  }
+  static_assert(kDwRows == 4, "the block below names its four rows");
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
-      DwVec acc[kDwRows];
-      for (std::int64_t r = 0; r < kDwRows; ++r) {
-        if constexpr (Accumulate)
-          dw_load(acc[r], y + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
-        else
-          acc[r] = DwVec{} + bias;
+      DwVec a0, a1, a2, a3;  // named, never address-taken: they live in registers
+      if constexpr (Accumulate) {
+        dw_load(a0, y + oh * L.OW + ow, dw_valid(L, oh, ow));
+        dw_load(a1, y + (oh + 1) * L.OW + ow, dw_valid(L, oh + 1, ow));
+        dw_load(a2, y + (oh + 2) * L.OW + ow, dw_valid(L, oh + 2, ow));
+        dw_load(a3, y + (oh + 3) * L.OW + ow, dw_valid(L, oh + 3, ow));
+      } else {
+        a0 = a1 = a2 = a3 = DwVec{} + bias;
       }
-      for (std::int64_t kh = 0; kh < L.KH; ++kh)
-        for (std::int64_t kw = 0; kw < L.KW; ++kw) {
-          const float wv = w[kh * L.KW + kw];
-          const float* src = buf + oh * L.row_step + L.taps[kh * L.KW + kw] + ow;
-          for (std::int64_t r = 0; r < kDwRows; ++r)
-            acc[r] += wv * *reinterpret_cast<const DwVec*>(src + r * L.row_step);
-        }
+      const float* base = buf + oh * rs + ow;
+      for (std::int64_t t = 0; t < taps; ++t) {
+        const float wt = w[t];
+        const float* p = base + off[t];
+        a0 += wt * *reinterpret_cast<const DwVec*>(p);
+        a1 += wt * *reinterpret_cast<const DwVec*>(p + rs);
+        a2 += wt * *reinterpret_cast<const DwVec*>(p + 2 * rs);
+        a3 += wt * *reinterpret_cast<const DwVec*>(p + 3 * rs);
+      }
+      if (oh + kDwRows <= L.OH && ow + kDwLanes <= L.OW) {  // a whole block: plain stores
+        float* q = y + oh * L.OW + ow;
+        *reinterpret_cast<DwVec*>(q) = a0;
+        *reinterpret_cast<DwVec*>(q + L.OW) = a1;
+        *reinterpret_cast<DwVec*>(q + 2 * L.OW) = a2;
+        *reinterpret_cast<DwVec*>(q + 3 * L.OW) = a3;
+        continue;
+      }
+      const DwVec* rows[kDwRows] = {&a0, &a1, &a2, &a3};
       for (std::int64_t r = 0; r < kDwRows; ++r) {
         const std::int64_t n = dw_valid(L, oh + r, ow);
-        if (n > 0) dw_store(acc[r], y + (oh + r) * L.OW + ow, n);
+        if (n > 0) dw_store(*rows[r], y + (oh + r) * L.OW + ow, n);
       }
     }
+}
+
+template <bool Accumulate = false>
+[[gnu::always_inline]] inline void dw_forward_plane(const DwLayout& L, const float* buf, const float* w, float bias,
+                                                    float* y) {
+  // No fixed-tap specialisation: fully unrolled taps made GCC keep one pointer per tap and
+  // row (36 for 3x3) on the stack, slower than this loop (measured).
+  dw_forward_taps<Accumulate, 0>(L, buf, w, bias, y);
 }
 
 /// The tap's rows of dbuf (the padded layout) += w[tap] * dy plane (OH, OW), every tap.
@@ -253,22 +289,46 @@ template <bool Accumulate = false>
     }
 }
 
-/// part[tap] (16 lanes each) += dy plane (OH, OW) * the tap's rows of buf.
-[[gnu::always_inline]] inline void dw_backward_weights_plane(const DwLayout& L, const float* dy, const float* buf,
-                                                             DwVec* part) {
-  const std::int64_t step = L.row_step;
+/// part[tap] (16 lanes each) += dy plane (OH, OW) * the tap's rows of buf. Taps as in
+/// dw_forward_taps (fixed: the partial sums stay in registers for the whole plane).
+template <int Taps>
+[[gnu::always_inline]] inline void dw_weights_taps(const DwLayout& L, const float* dy, const float* buf, DwVec* part) {
+  constexpr int kMax = Taps > 0 ? Taps : 1;
+  const std::int64_t taps = Taps > 0 ? Taps : L.KH * L.KW, rs = L.row_step;
+  const std::int64_t* off = L.taps.data();
+  std::int64_t off_local[kMax];
+  DwVec sum_local[kMax];
+  DwVec* sum = part;
+  if constexpr (Taps > 0) {
+    for (int t = 0; t < Taps; ++t) {
+      off_local[t] = off[t];
+      sum_local[t] = part[t];
+    }
+    off = off_local;
+    sum = sum_local;
+  }
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
       DwVec g[kDwRows];
       for (std::int64_t r = 0; r < kDwRows; ++r) dw_load(g[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
-      for (std::int64_t kh = 0; kh < L.KH; ++kh)
-        for (std::int64_t kw = 0; kw < L.KW; ++kw) {
-          const float* src = buf + oh * L.row_step + L.taps[kh * L.KW + kw] + ow;
-          DwVec s = part[kh * L.KW + kw];
-          for (std::int64_t r = 0; r < kDwRows; ++r) s += g[r] * *reinterpret_cast<const DwVec*>(src + r * step);
-          part[kh * L.KW + kw] = s;
-        }
+      const float* base = buf + oh * rs + ow;
+      for (std::int64_t t = 0; t < taps; ++t) {
+        DwVec s = sum[t];
+        for (std::int64_t r = 0; r < kDwRows; ++r) s += g[r] * *reinterpret_cast<const DwVec*>(base + off[t] + r * rs);
+        sum[t] = s;
+      }
     }
+  if constexpr (Taps > 0)
+    for (int t = 0; t < Taps; ++t) part[t] = sum_local[t];
+}
+
+[[gnu::always_inline]] inline void dw_backward_weights_plane(const DwLayout& L, const float* dy, const float* buf,
+                                                             DwVec* part) {
+  switch (L.taps.size()) {
+    case 9: return dw_weights_taps<9>(L, dy, buf, part);
+    case 25: return dw_weights_taps<25>(L, dy, buf, part);
+    default: return dw_weights_taps<0>(L, dy, buf, part);
+  }
 }
 
 inline void depthwise_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
