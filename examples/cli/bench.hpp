@@ -129,12 +129,12 @@ inline int bench_main(const Args& args) {
       return a.forward_seconds + a.backward_seconds > b.forward_seconds + b.backward_seconds;
     });
     const double per = 1.0 / static_cast<double>(iters);
-    int width = 22;  // fused chains ("Conv+BatchNormalization+Relu") are longer
-    for (const auto& p : ops) width = std::max(width, static_cast<int>(p.op.size()));
+    int op_width = 22;  // fused chains ("Conv+BatchNormalization+Relu") are longer
+    for (const auto& p : ops) op_width = std::max(op_width, static_cast<int>(p.op.size()));
     std::printf("per iteration, by op type (fused Mode::inference chains as Conv+...):\n%-*s %10s %10s %8s\n",
-                width, "op", "forward s", "backward s", "nodes");
+                op_width, "op", "forward s", "backward s", "nodes");
     for (const auto& p : ops)
-      std::printf("%-*s %10.4f %10.4f %8lld\n", width, p.op.c_str(), p.forward_seconds * per, p.backward_seconds * per,
+      std::printf("%-*s %10.4f %10.4f %8lld\n", op_width, p.op.c_str(), p.forward_seconds * per, p.backward_seconds * per,
                   static_cast<long long>(p.forward_calls / static_cast<std::int64_t>(iters)));
   }
   const hone::TensorCacheStats cache = hone::tensor_cache_stats();
