@@ -209,24 +209,14 @@ struct DwLayout {
 }
 
 /// y plane (OH, OW) = bias + sum over taps of w[tap] * the tap's rows of buf (with
-/// Accumulate: y += that sum, bias ignored). Taps > 0: the kernel has that many taps (the
-/// loop over them unrolls, offsets and weights stay in registers); 0: any.
-template <bool Accumulate, int Taps>
-[[gnu::always_inline]] inline void dw_forward_taps(const DwLayout& L, const float* buf, const float* w, float bias,
-                                                   float* y) {
-  constexpr int kMax = Taps > 0 ? Taps : 1;
-  const std::int64_t taps = Taps > 0 ? Taps : L.KH * L.KW, rs = L.row_step;
+/// Accumulate: y += that sum, bias ignored). The tap loop is not specialised: fully
+/// unrolling 3x3 made GCC keep one pointer per tap and row (36) on the stack, slower than
+/// this loop (measured).
+template <bool Accumulate = false>
+[[gnu::always_inline]] inline void dw_forward_plane(const DwLayout& L, const float* buf, const float* w, float bias,
+                                                    float* y) {
+  const std::int64_t taps = L.KH * L.KW, rs = L.row_step;
   const std::int64_t* off = L.taps.data();
-  std::int64_t off_local[kMax];
-  float w_local[kMax];
-  if constexpr (Taps > 0) {
-    for (int t = 0; t < Taps; ++t) {
-      off_local[t] = off[t];
-      w_local[t] = w[t];
-    }
-    off = off_local;
-    w = w_local;
-  }
   static_assert(kDwRows == 4, "the block below names its four rows");
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
@@ -264,14 +254,6 @@ template <bool Accumulate, int Taps>
     }
 }
 
-template <bool Accumulate = false>
-[[gnu::always_inline]] inline void dw_forward_plane(const DwLayout& L, const float* buf, const float* w, float bias,
-                                                    float* y) {
-  // No fixed-tap specialisation: fully unrolled taps made GCC keep one pointer per tap and
-  // row (36 for 3x3) on the stack, slower than this loop (measured).
-  dw_forward_taps<Accumulate, 0>(L, buf, w, bias, y);
-}
-
 /// The tap's rows of dbuf (the padded layout) += w[tap] * dy plane (OH, OW), every tap.
 [[gnu::always_inline]] inline void dw_backward_data_plane(const DwLayout& L, const float* dy, const float* w,
                                                           float* dbuf) {
@@ -289,8 +271,9 @@ template <bool Accumulate = false>
     }
 }
 
-/// part[tap] (16 lanes each) += dy plane (OH, OW) * the tap's rows of buf. Taps as in
-/// dw_forward_taps (fixed: the partial sums stay in registers for the whole plane).
+/// part[tap] (16 lanes each) += dy plane (OH, OW) * the tap's rows of buf. Taps > 0: the
+/// kernel has that many taps, and the partial sums stay in registers for the whole plane;
+/// 0: any.
 template <int Taps>
 [[gnu::always_inline]] inline void dw_weights_taps(const DwLayout& L, const float* dy, const float* buf, DwVec* part) {
   constexpr int kMax = Taps > 0 ? Taps : 1;
