@@ -16,6 +16,7 @@
 #include <algorithm>  // std::fill_n, std::min, std::max
 #include <cstdint>    // std::int64_t
 #include <cstring>    // std::memcpy
+#include <type_traits>  // std::conditional_t
 #include <vector>     // per-thread partial sums
 
 #include "hone/core/parallel.hpp"
@@ -130,6 +131,24 @@ struct Chunks {
 
 inline bool depthwise(const ConvGeometry& g) { return g.c == g.groups && planar(g); }
 
+/// Several images side by side: for b < nb and r < rows, the n floats of row r of image b
+/// (at images + b * image_stride + r * n) and those of row r of the side-by-side matrix (at
+/// wide + r * ld + b * n). Gather copies images -> wide, scatter wide -> images.
+template <bool Gather>
+void side_by_side(std::conditional_t<Gather, const float*, float*> images, std::int64_t image_stride,
+                  std::int64_t nb, std::int64_t rows, std::int64_t n, std::conditional_t<Gather, float*, const float*> wide,
+                  std::int64_t ld) {
+  for (std::int64_t b = 0; b < nb; ++b)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      auto* image_row = images + b * image_stride + r * n;
+      auto* wide_row = wide + r * ld + b * n;
+      if constexpr (Gather)
+        std::memcpy(wide_row, image_row, static_cast<std::size_t>(n) * sizeof(float));
+      else
+        std::memcpy(image_row, wide_row, static_cast<std::size_t>(n) * sizeof(float));
+    }
+}
+
 /// Images lowered together into one GEMM: enough output columns (about 512) that packing
 /// the weights and the weight gradient's read-modify-write are amortised over many of them.
 inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
@@ -169,11 +188,7 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
           float* out = nb == 1 ? y + (n0 * g.oc + grp * ocg) * osz : staged;
           const std::int64_t ldo = nb == 1 ? osz : ld;
           hone::gemm(Trans::No, Trans::No, ocg, nb * osz, k, 1.0f, wg, k, col, ld, 0.0f, out, ldo);
-          if (nb > 1)
-            for (std::int64_t b = 0; b < nb; ++b)
-              for (std::int64_t o = 0; o < ocg; ++o)
-                std::memcpy(y + ((n0 + b) * g.oc + grp * ocg + o) * osz, staged + o * ld + b * osz,
-                            static_cast<std::size_t>(osz) * sizeof(float));
+          if (nb > 1) side_by_side<false>(y + (n0 * g.oc + grp * ocg) * osz, g.oc * osz, nb, ocg, osz, staged, ld);
         }
         if (bias || ep.kind != ConvEpilogue::none)
           for (std::int64_t b = 0; b < nb; ++b)
@@ -215,10 +230,7 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
         const float* dyg = dy + (n0 * g.oc + grp * ocg) * osz;
         std::int64_t ldy = osz;
         if (nb > 1) {  // gather dy of the nb images: (ocg, nb * osz)
-          for (std::int64_t b = 0; b < nb; ++b)
-            for (std::int64_t o = 0; o < ocg; ++o)
-              std::memcpy(dyb + o * ld + b * osz, dy + ((n0 + b) * g.oc + grp * ocg + o) * osz,
-                          static_cast<std::size_t>(osz) * sizeof(float));
+          side_by_side<true>(dy + (n0 * g.oc + grp * ocg) * osz, g.oc * osz, nb, ocg, osz, dyb, ld);
           dyg = dyb;
           ldy = ld;
         }
@@ -229,10 +241,7 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
             bm = x + n0 * g.c * isz + grp * cg * isz;
             ldb = osz;
           } else if (direct) {
-            for (std::int64_t b = 0; b < nb; ++b)
-              for (std::int64_t c = 0; c < cg; ++c)
-                std::memcpy(col + c * ld + b * osz, x + (n0 + b) * g.c * isz + (grp * cg + c) * isz,
-                            static_cast<std::size_t>(osz) * sizeof(float));
+            side_by_side<true>(x + n0 * g.c * isz + grp * cg * isz, g.c * isz, nb, cg, isz, col, ld);
           } else {
             for (std::int64_t b = 0; b < nb; ++b) im2col<false>(g, grp, x + (n0 + b) * g.c * isz, col + b * osz, ld);
           }
