@@ -181,25 +181,17 @@ struct DwLayout {
   }
 }
 
-/// v = the n (<= 16) floats at p, zeros after them.
-[[gnu::always_inline]] inline void dw_load(DwVec& v, const float* p, std::int64_t n) {
-  if (n >= kDwLanes) {
-    v = *reinterpret_cast<const DwVec*>(p);
-    return;
-  }
-  alignas(64) float t[kDwLanes] = {};
-  for (std::int64_t i = 0; i < n; ++i) t[i] = p[i];
-  v = *reinterpret_cast<const DwVec*>(t);
+/// Where to load 16 floats from for the n (<= 16) real floats at p: p itself when all 16
+/// are real, else t (16 floats) holding them followed by zeros. Floats only: no vector is
+/// passed by reference (clang's ASan build crashed on a reference to a local vector here).
+[[gnu::always_inline]] inline const float* dw_stage(float* t, const float* p, std::int64_t n) {
+  if (n >= kDwLanes) return p;
+  for (std::int64_t i = 0; i < kDwLanes; ++i) t[i] = i < n ? p[i] : 0.0f;
+  return t;
 }
 
-/// The first n (<= 16) floats of v to p.
-[[gnu::always_inline]] inline void dw_store(const DwVec& v, float* p, std::int64_t n) {
-  if (n >= kDwLanes) {
-    *reinterpret_cast<DwVec*>(p) = v;
-    return;
-  }
-  alignas(64) float t[kDwLanes];
-  *reinterpret_cast<DwVec*>(t) = v;
+/// The first n (<= 16) floats of the 16 at t to p.
+[[gnu::always_inline]] inline void dw_unstage(const float* t, float* p, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) p[i] = t[i];
 }
 
@@ -221,11 +213,12 @@ template <bool Accumulate = false>
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
       DwVec a0, a1, a2, a3;  // named, never address-taken: they live in registers
+      alignas(64) float st[kDwRows][kDwLanes];
       if constexpr (Accumulate) {
-        dw_load(a0, y + oh * L.OW + ow, dw_valid(L, oh, ow));
-        dw_load(a1, y + (oh + 1) * L.OW + ow, dw_valid(L, oh + 1, ow));
-        dw_load(a2, y + (oh + 2) * L.OW + ow, dw_valid(L, oh + 2, ow));
-        dw_load(a3, y + (oh + 3) * L.OW + ow, dw_valid(L, oh + 3, ow));
+        a0 = *reinterpret_cast<const DwVec*>(dw_stage(st[0], y + oh * L.OW + ow, dw_valid(L, oh, ow)));
+        a1 = *reinterpret_cast<const DwVec*>(dw_stage(st[1], y + (oh + 1) * L.OW + ow, dw_valid(L, oh + 1, ow)));
+        a2 = *reinterpret_cast<const DwVec*>(dw_stage(st[2], y + (oh + 2) * L.OW + ow, dw_valid(L, oh + 2, ow)));
+        a3 = *reinterpret_cast<const DwVec*>(dw_stage(st[3], y + (oh + 3) * L.OW + ow, dw_valid(L, oh + 3, ow)));
       } else {
         a0 = a1 = a2 = a3 = DwVec{} + bias;
       }
@@ -246,11 +239,11 @@ template <bool Accumulate = false>
         *reinterpret_cast<DwVec*>(q + 3 * L.OW) = a3;
         continue;
       }
-      const DwVec* rows[kDwRows] = {&a0, &a1, &a2, &a3};
-      for (std::int64_t r = 0; r < kDwRows; ++r) {
-        const std::int64_t n = dw_valid(L, oh + r, ow);
-        if (n > 0) dw_store(*rows[r], y + (oh + r) * L.OW + ow, n);
-      }
+      *reinterpret_cast<DwVec*>(st[0]) = a0;
+      *reinterpret_cast<DwVec*>(st[1]) = a1;
+      *reinterpret_cast<DwVec*>(st[2]) = a2;
+      *reinterpret_cast<DwVec*>(st[3]) = a3;
+      for (std::int64_t r = 0; r < kDwRows; ++r) dw_unstage(st[r], y + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
     }
 }
 
@@ -261,7 +254,9 @@ template <bool Accumulate = false>
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
       DwVec g[kDwRows];
-      for (std::int64_t r = 0; r < kDwRows; ++r) dw_load(g[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
+      alignas(64) float st[kDwRows][kDwLanes];
+      for (std::int64_t r = 0; r < kDwRows; ++r)
+        g[r] = *reinterpret_cast<const DwVec*>(dw_stage(st[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow)));
       for (std::int64_t kh = 0; kh < L.KH; ++kh)
         for (std::int64_t kw = 0; kw < L.KW; ++kw) {
           const float wv = w[kh * L.KW + kw];
@@ -293,7 +288,9 @@ template <int Taps>
   for (std::int64_t oh = 0; oh < L.oh_pad; oh += kDwRows)
     for (std::int64_t ow = 0; ow < L.ow_pad; ow += kDwLanes) {
       DwVec g[kDwRows];
-      for (std::int64_t r = 0; r < kDwRows; ++r) dw_load(g[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow));
+      alignas(64) float st[kDwRows][kDwLanes];
+      for (std::int64_t r = 0; r < kDwRows; ++r)
+        g[r] = *reinterpret_cast<const DwVec*>(dw_stage(st[r], dy + (oh + r) * L.OW + ow, dw_valid(L, oh + r, ow)));
       const float* base = buf + oh * rs + ow;
       for (std::int64_t t = 0; t < taps; ++t) {
         DwVec s = sum[t];
