@@ -136,6 +136,10 @@ TEST_CASE("gemm: every ISA matches the reference across block boundaries", "[gem
           check_case({ta, tb, 37, 4133, 19, 1.f, 0.5f}, seed++);      // n > NC
           check_case({ta, tb, 130, 200, 385, -1.f, 1.f, 5}, seed++);  // k just past KC
           check_case({ta, tb, 64, 1000, 96, 1.f, 0.f}, seed++);       // batch-like FC
+          // rows of B >= 8 KiB apart with small m: packed when k fits one KC block, read in
+          // place when it does not (a 1x1 convolution on a 56x56 plane, a 3x3 one)
+          check_case({ta, tb, 24, 3136, 144, 1.f, 0.f}, seed++);
+          check_case({ta, tb, 40, 2100, 333, 0.5f, 1.f, 7}, seed++);
         }
     }
   }
