@@ -502,3 +502,27 @@ TEST_CASE("ops: shape ops move the right elements", "[ops]") {
   REQUIRE(y.shape() == Shape{2});
   CHECK(y[1] == 12.0);
 }
+
+TEST_CASE("ops: Relu and Clip gradients at the kinks follow PyTorch's relu and relu6", "[ops]") {
+  // PyTorch 1.13: relu'(0) = 0; relu6 (= hardtanh(0, 6), exported to ONNX as Clip) has
+  // gradient 0 at both bounds: x = [-1, 0, 0.5, 6, 7] gives [0, 0, 1, 0, 0].
+  const auto x = Tensor<double>::from(Shape{5}, {-1.0, 0.0, 0.5, 6.0, 7.0});
+  auto grad_of = [&](const std::string& op, Attributes attrs) {
+    Graph<double> g;
+    g.add_input("x", x.shape(), false);
+    g.add_node(op, {"x"}, {"y"}, std::move(attrs), "node");
+    g.add_output("y");
+    Session<double> s(g, {.mode = Mode::train, .grad_inputs = {"x"}});
+    s.forward({x});
+    s.backward({Tensor<double>(x.shape(), 1.0)});
+    return s.grad("x");
+  };
+  const auto relu = grad_of("Relu", {});
+  const auto relu6 = grad_of("Clip", Attributes().set_float("min", 0).set_float("max", 6));
+  const double relu_expected[] = {0, 0, 1, 1, 1}, relu6_expected[] = {0, 0, 1, 0, 0};
+  for (std::int64_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(relu[i] == relu_expected[i]);
+    CHECK(relu6[i] == relu6_expected[i]);
+  }
+}

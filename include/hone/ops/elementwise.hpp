@@ -86,7 +86,7 @@ inline double derivative(Kind k, const Params& p, double x) {
   switch (k) {
     case Kind::relu: return x > 0 ? 1.0 : 0.0;
     case Kind::leaky_relu: return x > 0 ? 1.0 : p.alpha;
-    case Kind::clip: return (x < p.lo || x > p.hi) ? 0.0 : 1.0;
+    case Kind::clip: return (x <= p.lo || x >= p.hi) ? 0.0 : 1.0;
     case Kind::sigmoid: {
       const double s = sigmoid(x);
       return s * (1.0 - s);
@@ -116,6 +116,11 @@ inline double derivative(Kind k, const Params& p, double x) {
 }
 
 inline std::vector<Shape> infer(const Node&, std::span<const Shape> in) { return {in[0]}; }
+
+/// Relu and Clip compute their gradient from the output (y > 0; lo < y < hi), which the
+/// next layer usually keeps anyway (a convolution saves its input), so a Conv -> BN -> Relu
+/// chain does not also keep the BN output alive for backward.
+constexpr bool grad_from_output(Kind k) { return k == Kind::relu || k == Kind::clip; }
 
 /// Elements per parallel chunk (at least): below it a loop runs on one thread.
 inline constexpr std::int64_t kGrain = 1 << 14;
@@ -149,7 +154,9 @@ void backward(BackwardArgs<T>& a) {
   const T* dy = a.grad_outputs[0].data();
   T* dx = a.grad_inputs[0].data();
   const std::int64_t n = a.input_shapes[0].numel();
-  const T* x = K == Kind::identity || K == Kind::neg ? nullptr : a.inputs[0].data();
+  const T* x = K == Kind::identity || K == Kind::neg ? nullptr
+               : grad_from_output(K)                  ? a.outputs[0].data()  // y, see saves
+                                                      : a.inputs[0].data();
   parallel_for(0, n, kGrain, [&, x, dx, dy](std::int64_t lo, std::int64_t hi) {
     const T* __restrict xs = x ? x + lo : nullptr;
     const T* __restrict g = dy + lo;
@@ -158,16 +165,16 @@ void backward(BackwardArgs<T>& a) {
    kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     if constexpr (K == Kind::identity || K == Kind::neg) {
       for (std::int64_t i = 0; i < m; ++i) d[i] += K == Kind::neg ? -g[i] : g[i];
-    } else if constexpr (K == Kind::relu) {  // exact in T: the gradient passes or not
+    } else if constexpr (K == Kind::relu) {  // exact in T: passes where y = relu(x) > 0
       for (std::int64_t i = 0; i < m; ++i) {
         const T gi = g[i];
         d[i] += xs[i] > T(0) ? gi : T(0);
       }
-    } else if constexpr (K == Kind::clip) {
-      const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);
+    } else if constexpr (K == Kind::clip) {  // xs is y: passes where lo < y < hi (PyTorch's
+      const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);  // hardtanh: 0 at the bounds)
       for (std::int64_t i = 0; i < m; ++i) {
-        const T gi = g[i], xi = xs[i];
-        d[i] += (xi < l || xi > h) ? T(0) : gi;
+        const T gi = g[i], yi = xs[i];
+        d[i] += (yi > l && yi < h) ? gi : T(0);
       }
     } else {
       for (std::int64_t i = 0; i < m; ++i)
@@ -180,7 +187,8 @@ void backward(BackwardArgs<T>& a) {
 template <Kind K>
 SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
   SaveSpec s = hone::detail::save_none(1, 1);
-  s.inputs[0] = need[0] && K != Kind::identity && K != Kind::neg;
+  s.inputs[0] = need[0] && K != Kind::identity && K != Kind::neg && !grad_from_output(K);
+  s.outputs[0] = need[0] && grad_from_output(K);
   return s;
 }
 
