@@ -21,12 +21,17 @@ using hone::kernels::reference::ConvGeometry;
 
 namespace {
 
+// Winograd off: these cases test the im2col path against its own bound (the Winograd path
+// has its own tests, tests/unit/test_conv_winograd.cpp).
 struct Guard {
   Isa saved = hone::cpu::max_isa();
   std::size_t threads = hone::get_num_threads();
+  bool winograd = hone::kernels::conv_winograd();
+  Guard() { hone::kernels::set_conv_winograd(false); }
   ~Guard() {
     hone::cpu::set_max_isa(saved);
     hone::set_num_threads(threads);
+    hone::kernels::set_conv_winograd(winograd);
   }
 };
 

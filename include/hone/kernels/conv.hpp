@@ -7,6 +7,9 @@
 //     1x1 convolutions with stride 1 and no padding skip im2col (the input plane is the GEMM
 //     operand). The weight gradient is accumulated per thread and summed in a fixed order,
 //     so results depend only on the data and the thread count.
+//   - 2-D 3x3 convolutions with stride 1 and at least 16 channels in and out: Winograd
+//     F(4x4, 3x3) for the forward and the data gradient (kernels/conv_winograd.hpp); their
+//     weight gradient stays on im2col + GEMM.
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
 //     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops).
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
@@ -21,6 +24,7 @@
 
 #include "hone/core/parallel.hpp"
 #include "hone/kernels/conv_depthwise.hpp"
+#include "hone/kernels/conv_winograd.hpp"
 #include "hone/kernels/detail/scratch.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/reference/conv.hpp"
@@ -164,6 +168,7 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
                          float* y, const ConvEpilogue& ep = {}) {
   using namespace detail_conv;
   if (depthwise(g)) return depthwise_forward(g, x, w, bias, y, ep);
+  if (conv_winograd() && winograd_applies(g)) return winograd_forward(g, x, w, bias, y, ep);
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size();
   const bool direct = pointwise(g);
@@ -207,6 +212,11 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
   using namespace detail_conv;
   if (!dx && !dw) return;
   if (depthwise(g)) return depthwise_backward(g, dy, x, w, dx, dw);
+  if (dx && conv_winograd() && winograd_applies(g)) {
+    winograd_backward_data(g, dy, w, dx);
+    if (!dw) return;
+    dx = nullptr;
+  }
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size(), wsize = g.oc * k;
   const bool direct = pointwise(g);

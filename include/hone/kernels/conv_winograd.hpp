@@ -1,0 +1,380 @@
+// hone/kernels/conv_winograd.hpp — Winograd F(4x4, 3x3) for 2-D 3x3 convolutions with stride
+// 1 and dilation 1 (ResNet's 3x3 layers): forward, and backward-data as the same algorithm on
+// dy with the filters flipped and transposed. Used by kernels/conv.hpp when
+// winograd_applies(); tested against kernels/reference/conv.hpp.
+//
+// Each 4x4 block of outputs (a tile) is computed from the 6x6 input patch under it as
+//   Y = A^T [ sum over input channels of (G g G^T) .* (B^T d B) ] A
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; interpolation
+// points 0, +-1, +-2 and infinity). The sum over channels for each of the 36 positions of the
+// transformed tile is one GEMM: M[xi] (OC, tiles) = U[xi] (OC, C) V[xi] (C, tiles), so a
+// convolution is 36 GEMMs of C / 4 of the multiplications of im2col's one (2.25 / 4 times
+// fewer multiplications where the plane is not a multiple of 4, as 7x7 and 14x14).
+//
+//   U  the filters transformed once per call (36, OC, C), shared by all threads.
+//   V  the input tiles of a block of tile rows, transformed (36, C, tiles + 16), per thread.
+//   M  the GEMM results (36, OC, tiles + 16), transformed back into y.
+// The work is split into blocks of whole tile rows (a tile row: one image, 4 output rows);
+// each block is one task of the pool, with its GEMMs single-threaded inside it.
+//
+// Transforms run 16 tiles at a time in vector registers (GCC vector extensions compiled for
+// the active ISA by detail::vectorized). For the input, six rows of the padded plane are
+// staged per tile row and channel with their columns split by phase mod 4 (column 4m + ph
+// at ph * (tiles + 1) + m), so the six columns of consecutive tiles are consecutive floats.
+//
+// Accuracy: the transforms multiply by up to 8 and divide by 24, so rounding errors are
+// larger than im2col's, bounded by the same products taken in absolute value (see the test
+// in tests/unit/test_conv_kernels.cpp). set_conv_winograd(false) or HONE_CONV_WINOGRAD=0
+// turns the path off.
+#pragma once
+
+#include <algorithm>    // std::min, std::max, std::fill_n
+#include <atomic>       // the on/off switch
+#include <cstdint>      // std::int64_t
+#include <cstdlib>      // std::getenv
+#include <cstring>      // std::strcmp
+#include <memory>       // the transformed-filter buffer
+
+#include "hone/core/parallel.hpp"
+#include "hone/kernels/conv_depthwise.hpp"  // ConvEpilogue, DwVec, vectorized
+#include "hone/kernels/detail/scratch.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "hone/kernels/reference/conv.hpp"
+
+namespace hone::kernels {
+
+namespace detail_conv {
+inline std::atomic<bool>& winograd_switch() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("HONE_CONV_WINOGRAD");
+    return !(env && std::strcmp(env, "0") == 0);
+  }()};
+  return on;
+}
+}  // namespace detail_conv
+
+/// Whether conv_forward and conv_backward (data gradient) use Winograd F(4x4, 3x3) for the
+/// convolutions it applies to (on by default; HONE_CONV_WINOGRAD=0 in the environment turns
+/// it off at start-up). Off, every convolution goes through im2col + GEMM.
+inline void set_conv_winograd(bool on) { detail_conv::winograd_switch() = on; }
+inline bool conv_winograd() { return detail_conv::winograd_switch(); }
+
+namespace detail_conv {
+
+using reference::ConvGeometry;
+
+/// Fewer channels than this (in or out) and im2col + GEMM is faster.
+inline constexpr std::int64_t kWinoMinChannels = 16;
+
+/// 2-D, one group, 3x3, stride 1, dilation 1, begin padding <= 2, >= 16 channels each way.
+inline bool winograd_applies(const ConvGeometry& g) {
+  return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.groups == 1 && g.k[1] == 3 && g.k[2] == 3 &&
+         g.stride[1] == 1 && g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] >= 0 &&
+         g.pad_begin[1] <= 2 && g.pad_begin[2] >= 0 && g.pad_begin[2] <= 2 && g.c >= kWinoMinChannels &&
+         g.oc >= kWinoMinChannels && g.out[1] >= 1 && g.out[2] >= 1;
+}
+
+/// One Winograd convolution: y (n, oc, oh, ow) from x (n, c, h, w) with begin padding
+/// (pt, pl); whatever lies outside x is zero.
+struct WinoShape {
+  std::int64_t n, c, oc, h, w, oh, ow, pt, pl;
+};
+
+/// The 1-D transforms work memory to memory, 16 lanes at a time: they load DwVec values
+/// into named locals and store the results. No vector is passed by value (its ABI would
+/// depend on the caller's ISA) or by reference (clang's ASan build mis-aligns referenced
+/// vector locals; see conv_depthwise.hpp).
+/// Lane masks (comparison results) for bitwise selects.
+typedef int WinoMask __attribute__((vector_size(64)));
+
+/// out[k * os] = (B^T d)[k], d[r] the 16 floats at the six pointers: the input transform.
+[[gnu::always_inline]] inline void wino_bt(const float* p0, const float* p1, const float* p2, const float* p3,
+                                           const float* p4, const float* p5, float* out, std::int64_t os) {
+  const DwVec d0 = *reinterpret_cast<const DwVec*>(p0), d1 = *reinterpret_cast<const DwVec*>(p1);
+  const DwVec d2 = *reinterpret_cast<const DwVec*>(p2), d3 = *reinterpret_cast<const DwVec*>(p3);
+  const DwVec d4 = *reinterpret_cast<const DwVec*>(p4), d5 = *reinterpret_cast<const DwVec*>(p5);
+  const DwVec e = d4 - d2, f = d3 - d1;
+  *reinterpret_cast<DwVec*>(out) = 4.0f * (d0 - d2) + e;
+  *reinterpret_cast<DwVec*>(out + os) = (d3 + d4) - 4.0f * (d1 + d2);
+  *reinterpret_cast<DwVec*>(out + 2 * os) = (d4 - d3) + 4.0f * (d1 - d2);
+  *reinterpret_cast<DwVec*>(out + 3 * os) = e + 2.0f * f;
+  *reinterpret_cast<DwVec*>(out + 4 * os) = e - 2.0f * f;
+  *reinterpret_cast<DwVec*>(out + 5 * os) = 4.0f * (d1 - d3) + (d5 - d3);
+}
+
+/// out[k * os] = (A^T m)[k], m[i] the 16 floats at p + i * is: the output transform.
+[[gnu::always_inline]] inline void wino_at(const float* p, std::int64_t is, float* out, std::int64_t os) {
+  const DwVec m0 = *reinterpret_cast<const DwVec*>(p), m1 = *reinterpret_cast<const DwVec*>(p + is);
+  const DwVec m2 = *reinterpret_cast<const DwVec*>(p + 2 * is), m3 = *reinterpret_cast<const DwVec*>(p + 3 * is);
+  const DwVec m4 = *reinterpret_cast<const DwVec*>(p + 4 * is), m5 = *reinterpret_cast<const DwVec*>(p + 5 * is);
+  const DwVec a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+  *reinterpret_cast<DwVec*>(out) = m0 + a + c;
+  *reinterpret_cast<DwVec*>(out + os) = b + 2.0f * d;
+  *reinterpret_cast<DwVec*>(out + 2 * os) = a + 4.0f * c;
+  *reinterpret_cast<DwVec*>(out + 3 * os) = b + 8.0f * d + m5;
+}
+
+/// out[k * os] = (G g)[k], g[i] the 16 floats at p + i * is: the filter transform.
+[[gnu::always_inline]] inline void wino_g(const float* p, std::int64_t is, float* out, std::int64_t os) {
+  const DwVec g0 = *reinterpret_cast<const DwVec*>(p), g1 = *reinterpret_cast<const DwVec*>(p + is);
+  const DwVec g2 = *reinterpret_cast<const DwVec*>(p + 2 * is);
+  const DwVec s = g0 + g2, h = g0 * (1.0f / 24.0f) + g2 * (1.0f / 6.0f), k = g1 * (1.0f / 12.0f);
+  *reinterpret_cast<DwVec*>(out) = g0 * 0.25f;
+  *reinterpret_cast<DwVec*>(out + os) = (s + g1) * (-1.0f / 6.0f);
+  *reinterpret_cast<DwVec*>(out + 2 * os) = (s - g1) * (-1.0f / 6.0f);
+  *reinterpret_cast<DwVec*>(out + 3 * os) = h + k;
+  *reinterpret_cast<DwVec*>(out + 4 * os) = h - k;
+  *reinterpret_cast<DwVec*>(out + 5 * os) = g2;
+}
+
+#define HONE_WINO_EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define HONE_WINO_ODDS 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define HONE_WINO_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define HONE_WINO_ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
+/// The 64 floats at src split by position mod 4: float 4 l + ph to dst[ph * ps + l].
+[[gnu::always_inline]] inline void wino_split4(const float* src, float* dst, std::int64_t ps) {
+  const DwVec a = *reinterpret_cast<const DwVec*>(src), b = *reinterpret_cast<const DwVec*>(src + 16);
+  const DwVec c = *reinterpret_cast<const DwVec*>(src + 32), d = *reinterpret_cast<const DwVec*>(src + 48);
+  const DwVec e1 = __builtin_shufflevector(a, b, HONE_WINO_EVENS), o1 = __builtin_shufflevector(a, b, HONE_WINO_ODDS);
+  const DwVec e2 = __builtin_shufflevector(c, d, HONE_WINO_EVENS), o2 = __builtin_shufflevector(c, d, HONE_WINO_ODDS);
+  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, e2, HONE_WINO_EVENS);
+  *reinterpret_cast<DwVec*>(dst + ps) = __builtin_shufflevector(o1, o2, HONE_WINO_EVENS);
+  *reinterpret_cast<DwVec*>(dst + 2 * ps) = __builtin_shufflevector(e1, e2, HONE_WINO_ODDS);
+  *reinterpret_cast<DwVec*>(dst + 3 * ps) = __builtin_shufflevector(o1, o2, HONE_WINO_ODDS);
+}
+
+/// The inverse: src[ph * ps + l] to float 4 l + ph of the 64 at dst.
+[[gnu::always_inline]] inline void wino_join4(const float* src, std::int64_t ps, float* dst) {
+  const DwVec p0 = *reinterpret_cast<const DwVec*>(src), p1 = *reinterpret_cast<const DwVec*>(src + ps);
+  const DwVec p2 = *reinterpret_cast<const DwVec*>(src + 2 * ps), p3 = *reinterpret_cast<const DwVec*>(src + 3 * ps);
+  const DwVec e1 = __builtin_shufflevector(p0, p2, HONE_WINO_ZIP_LO), e2 = __builtin_shufflevector(p0, p2, HONE_WINO_ZIP_HI);
+  const DwVec o1 = __builtin_shufflevector(p1, p3, HONE_WINO_ZIP_LO), o2 = __builtin_shufflevector(p1, p3, HONE_WINO_ZIP_HI);
+  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, o1, HONE_WINO_ZIP_LO);
+  *reinterpret_cast<DwVec*>(dst + 16) = __builtin_shufflevector(e1, o1, HONE_WINO_ZIP_HI);
+  *reinterpret_cast<DwVec*>(dst + 32) = __builtin_shufflevector(e2, o2, HONE_WINO_ZIP_LO);
+  *reinterpret_cast<DwVec*>(dst + 48) = __builtin_shufflevector(e2, o2, HONE_WINO_ZIP_HI);
+}
+
+#undef HONE_WINO_EVENS
+#undef HONE_WINO_ODDS
+#undef HONE_WINO_ZIP_LO
+#undef HONE_WINO_ZIP_HI
+
+/// Floats from one of the 36 planes of a rows x cols matrix to the next: one cache line
+/// more than its size (see winograd_run).
+inline std::int64_t winograd_plane(std::int64_t size) { return size + 16; }
+
+/// u (36, rows, cols) = G f G^T for the 3x3 filter f of (r, col), whose taps are at
+/// w + r * rs + col * cs + tap, in reverse order when flip (the backward-data filters).
+inline void winograd_filters(const float* w, std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs,
+                             bool flip, float* u) {
+  const std::int64_t colp = (cols + 15) / 16 * 16, plane = winograd_plane(rows * cols);
+  parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / cols), [&](std::int64_t lo, std::int64_t hi) {
+    // taps (9, colp): tap t of column col at t * colp + col; half (3 x 6 x 16): G along each
+    // filter row; full (6 x 6 x 16): the transformed filters of 16 columns.
+    float* taps = scratch(2, 9 * colp + 18 * 16 + 36 * 16);
+    float* half = taps + 9 * colp;
+    float* full = half + 18 * 16;
+    for (std::int64_t r = lo; r < hi; ++r) {
+      for (std::int64_t t = 0; t < 9; ++t) {
+        const float* src = w + r * rs + (flip ? 8 - t : t);
+        float* dst = taps + t * colp;
+        for (std::int64_t col = 0; col < cols; ++col) dst[col] = src[col * cs];
+        for (std::int64_t col = cols; col < colp; ++col) dst[col] = 0.0f;
+      }
+      vectorized([&]() HONE_INLINE_LAMBDA {
+        for (std::int64_t col = 0; col < cols; col += 16) {
+          for (std::int64_t kh = 0; kh < 3; ++kh) wino_g(taps + 3 * kh * colp + col, colp, half + kh * 96, 16);
+          for (std::int64_t j = 0; j < 6; ++j) wino_g(half + j * 16, 96, full + j * 16, 96);  // full[i][j]
+          const std::int64_t valid = std::min<std::int64_t>(16, cols - col);
+          for (std::int64_t e = 0; e < 36; ++e) {
+            float* dst = u + e * plane + r * cols + col;
+            if (valid == 16)
+              *reinterpret_cast<DwVec*>(dst) = *reinterpret_cast<const DwVec*>(full + e * 16);
+            else
+              for (std::int64_t l = 0; l < valid; ++l) dst[l] = full[e * 16 + l];
+          }
+        }
+      });
+    }
+  });
+}
+
+/// A grow-only buffer of the calling thread for the transformed filters.
+inline float* winograd_filter_buffer(std::int64_t count) {
+  thread_local std::unique_ptr<float[]> data;
+  thread_local std::int64_t size = 0;
+  if (size < count) {
+    data.reset(new float[static_cast<std::size_t>(count)]);
+    size = count;
+  }
+  return data.get();
+}
+
+/// y = act(conv(x, u) + bias) (accumulate false) or y += conv(x, u) (accumulate true, no bias
+/// or act), u the transformed filters (36, oc, c).
+inline void winograd_run(const WinoShape& s, const float* x, const float* u, const float* bias, float* y,
+                         const ConvEpilogue& ep, bool accumulate) {
+  const std::int64_t th_count = (s.oh + 3) / 4, tw_count = (s.ow + 3) / 4;
+  const std::int64_t twq = (tw_count + 15) / 16 * 16;  // floats per staged column (tiles)
+  const std::int64_t lq = 6 * twq;                      // staged floats per row
+  const std::int64_t lp = 4 * twq + 64;                 // floats per zero-padded input row
+  const std::int64_t units = s.n * th_count;                // tile rows
+  // Tiles per block: V and M together about 256 KiB but at least 64 tiles (for the GEMMs),
+  // at least one tile row, and enough blocks for every thread. Measured on ResNet-18's
+  // layers at batch 32 (budgets 256 KiB to 16 MiB, minimums 16 to 128 tiles).
+  const std::int64_t per_tile = 36 * (s.c + s.oc) * 4;
+  const std::int64_t want = std::max<std::int64_t>(64, (std::int64_t{256} << 10) / per_tile);
+  const auto threads = static_cast<std::int64_t>(get_num_threads());
+  std::int64_t per_block = std::max<std::int64_t>(1, want / tw_count);
+  per_block = std::min(per_block, (units + threads - 1) / threads);
+  const std::int64_t blocks = (units + per_block - 1) / per_block;
+  const std::int64_t isz = s.h * s.w, osz = s.oh * s.ow;
+  const std::int64_t row_len = std::min(s.w, lp - s.pl);  // input floats copied per row
+  parallel_run(static_cast<std::size_t>(blocks), [&](std::size_t blk) {
+    const std::int64_t u0 = static_cast<std::int64_t>(blk) * per_block, u1 = std::min(units, u0 + per_block);
+    const std::int64_t tiles = (u1 - u0) * tw_count, ld = tiles + 16;
+    // The 36 planes of V and of M one cache line more than their size apart: a multiple of
+    // 4 KiB apart, the transforms' 36 streams would all map to the same L1 set.
+    const std::int64_t vplane = s.c * ld + 16, mplane = s.oc * ld + 16;
+    float* v = scratch(0, 36 * vplane);
+    float* m = scratch(1, 36 * mplane);
+    // prow: two sets (channels ci and ci + 1) of the six input rows of a tile row,
+    // zero-padded; stage: for each row r and tile column s (0..5) of the patches, the floats
+    // of the tiles side by side (column 4 m + s of the padded row at r * lq + s * twq + m);
+    // rows_t: stage after B^T down the rows; rbuf, ybuf, obuf: the output transform's stages.
+    float* prow = scratch(2, 12 * lp + 12 * lq + 6 * 64 + 16 * 16 + 4 * 64);
+    float* stage = prow + 12 * lp;
+    float* rows_t = stage + 6 * lq;
+    float* rbuf = rows_t + 6 * lq;
+    float* ybuf = rbuf + 6 * 64;
+    float* obuf = ybuf + 16 * 16;
+    std::fill_n(prow, 12 * lp, 0.0f);  // only [pl, pl + row_len) of a row is ever rewritten
+    vectorized([&]() HONE_INLINE_LAMBDA {
+      for (std::int64_t unit = u0; unit < u1; ++unit) {
+        const std::int64_t b = unit / th_count, th = unit % th_count, t0 = (unit - u0) * tw_count;
+        // Copies the six rows of channel ci into set ci % 2. A channel's rows are copied one
+        // channel ahead of their use, so that the (unaligned) loads of the split below do not
+        // wait on the copies' stores.
+        auto copy_rows = [&](std::int64_t ci) HONE_INLINE_LAMBDA {
+          const float* xc = x + (b * s.c + ci) * isz;
+          for (std::int64_t r = 0; r < 6; ++r) {
+            const std::int64_t ir = 4 * th + r - s.pt;
+            if (ir < 0 || ir >= s.h) continue;
+            const float* src = xc + ir * s.w;
+            float* dst = prow + ((ci & 1) * 6 + r) * lp + s.pl;
+            std::int64_t k = 0;
+            for (; k + 16 <= row_len; k += 16)
+              *reinterpret_cast<DwVec*>(dst + k) = *reinterpret_cast<const DwVec*>(src + k);
+            for (; k < row_len; ++k) dst[k] = src[k];
+            if (ci + 2 < s.c)  // and fetches the rows of the channel after that
+              for (k = 0; k < row_len; k += 16) __builtin_prefetch(src + 2 * isz + k);
+          }
+        };
+        copy_rows(0);
+        for (std::int64_t ci = 0; ci < s.c; ++ci) {
+          if (ci + 1 < s.c) copy_rows(ci + 1);
+          const float* rows_in = prow + (ci & 1) * 6 * lp;
+          for (std::int64_t r = 0; r < 6; ++r) {
+            const std::int64_t ir = 4 * th + r - s.pt;
+            float* dst = stage + r * lq;
+            if (ir < 0 || ir >= s.h) {
+              std::fill_n(dst, lq, 0.0f);
+              continue;
+            }
+            // Columns 4 m + 0..3, then 4 (m + 1) + 0..1 (the patches overlap by two).
+            for (std::int64_t mq = 0; mq < twq; mq += 16) {
+              wino_split4(rows_in + r * lp + 4 * mq, dst + mq, twq);
+              wino_split4(rows_in + r * lp + 4 * mq + 4, obuf, 16);
+              std::memcpy(dst + 4 * twq + mq, obuf, 16 * sizeof(float));
+              std::memcpy(dst + 5 * twq + mq, obuf + 16, 16 * sizeof(float));
+            }
+          }
+          for (std::int64_t q = 0; q < lq; q += 16) {  // B^T down the rows
+            const float* p = stage + q;
+            wino_bt(p, p + lq, p + 2 * lq, p + 3 * lq, p + 4 * lq, p + 5 * lq, rows_t + q, lq);
+          }
+          for (std::int64_t i = 0; i < 6; ++i)  // then along them, 16 tiles at a time
+            for (std::int64_t tw = 0; tw < tw_count; tw += 16) {
+              const float* p = rows_t + i * lq + tw;
+              // Stores reach up to 15 floats past this tile row: the next tile row's, written
+              // after this one, or the 16 spare floats at the end of the block.
+              wino_bt(p, p + twq, p + 2 * twq, p + 3 * twq, p + 4 * twq, p + 5 * twq,
+                      v + i * 6 * vplane + ci * ld + t0 + tw, vplane);
+            }
+        }
+      }
+    });
+    for (std::int64_t xi = 0; xi < 36; ++xi)
+      hone::gemm(Trans::No, Trans::No, s.oc, tiles, s.c, 1.0f, u + xi * winograd_plane(s.oc * s.c), s.c, v + xi * vplane, ld,
+                 0.0f, m + xi * mplane, ld);
+    vectorized([&]() HONE_INLINE_LAMBDA {
+      for (std::int64_t unit = u0; unit < u1; ++unit) {
+        const std::int64_t b = unit / th_count, th = unit % th_count, t0 = (unit - u0) * tw_count;
+        const std::int64_t rows = std::min<std::int64_t>(4, s.oh - 4 * th);
+        for (std::int64_t o = 0; o < s.oc; ++o) {
+          const float add = bias ? bias[o] : 0.0f;
+          for (std::int64_t tw = 0; tw < tw_count; tw += 16) {
+            // A^T along each row i of the transformed tile into rbuf[i][qq], then down the
+            // columns into ybuf[pp][qq]: output (pp, qq) of 16 tiles.
+            for (std::int64_t i = 0; i < 6; ++i)
+              wino_at(m + i * 6 * mplane + o * ld + t0 + tw, mplane, rbuf + i * 64, 16);
+            for (std::int64_t qq = 0; qq < 4; ++qq) wino_at(rbuf + qq * 16, 64, ybuf + qq * 16, 64);
+            const std::int64_t cols = std::min<std::int64_t>(64, s.ow - 4 * tw);
+            for (std::int64_t pp = 0; pp < rows; ++pp) {
+              wino_join4(ybuf + pp * 64, 16, obuf);  // output row 4 th + pp, columns 4 tw ...
+              float* yr = y + (b * s.oc + o) * osz + (4 * th + pp) * s.ow + 4 * tw;
+              // 16 columns at a time: the loads match the stores of wino_join4.
+              for (std::int64_t col = 0; col < cols; col += 16) {
+                const std::int64_t n = std::min<std::int64_t>(16, cols - col);
+                float* out = yr + col;
+                DwVec val = *reinterpret_cast<const DwVec*>(obuf + col);
+                if (!accumulate) {
+                  val += add;
+                  if (ep.kind == ConvEpilogue::relu) val = (DwVec)((WinoMask)val & (WinoMask)(val > 0.0f));
+                }
+                if (n == 16 && ep.kind != ConvEpilogue::clip) {
+                  if (accumulate) val += *reinterpret_cast<const DwVec*>(out);
+                  *reinterpret_cast<DwVec*>(out) = val;
+                  continue;
+                }
+                *reinterpret_cast<DwVec*>(obuf + col) = val;
+                for (std::int64_t l = 0; l < n; ++l) {
+                  if (accumulate)
+                    out[l] += obuf[col + l];
+                  else if (ep.kind == ConvEpilogue::clip)
+                    out[l] = std::min(std::max(obuf[col + l], ep.lo), ep.hi);
+                  else
+                    out[l] = obuf[col + l];
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+/// conv_forward through Winograd (winograd_applies(g) must hold): y = act(conv + bias).
+inline void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                             const ConvEpilogue& ep) {
+  float* u = winograd_filter_buffer(36 * winograd_plane(g.oc * g.c));
+  winograd_filters(w, g.oc, g.c, g.c * 9, 9, false, u);
+  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  winograd_run(s, x, u, bias, y, ep, false);
+}
+
+/// dx += the data gradient of conv_forward given dy, through Winograd: the forward algorithm
+/// on dy with each filter flipped and input and output channels swapped, begin padding 2 - p.
+inline void winograd_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  float* u = winograd_filter_buffer(36 * winograd_plane(g.oc * g.c));
+  winograd_filters(w, g.c, g.oc, 9, g.c * 9, true, u);
+  const WinoShape s{g.n, g.oc, g.c, g.out[1], g.out[2], g.in[1], g.in[2], 2 - g.pad_begin[1], 2 - g.pad_begin[2]};
+  winograd_run(s, dy, u, nullptr, dx, ConvEpilogue{}, true);
+}
+
+}  // namespace detail_conv
+}  // namespace hone::kernels
+
