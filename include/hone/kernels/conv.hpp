@@ -8,8 +8,7 @@
 //     operand). The weight gradient is accumulated per thread and summed in a fixed order,
 //     so results depend only on the data and the thread count.
 //   - 2-D 3x3 convolutions with stride 1 and at least 16 channels in and out: Winograd
-//     F(4x4, 3x3) for the forward and the data gradient (kernels/conv_winograd.hpp); their
-//     weight gradient stays on im2col + GEMM.
+//     F(4x4, 3x3) for all three passes (kernels/conv_winograd.hpp).
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
 //     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops).
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
@@ -212,10 +211,10 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
   using namespace detail_conv;
   if (!dx && !dw) return;
   if (depthwise(g)) return depthwise_backward(g, dy, x, w, dx, dw);
-  if (dx && conv_winograd() && winograd_applies(g)) {
-    winograd_backward_data(g, dy, w, dx);
-    if (!dw) return;
-    dx = nullptr;
+  if (conv_winograd() && winograd_applies(g)) {
+    if (dx) winograd_backward_data(g, dy, w, dx);
+    if (dw) winograd_backward_weights(g, dy, x, dw);
+    return;
   }
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size(), wsize = g.oc * k;
