@@ -1,7 +1,7 @@
 // Convolution layers: hone's float convolution kernels (include/hone/kernels/conv.hpp, NCHW)
 // next to oneDNN's f32 convolution primitives, per pass (forward, backward-data,
 // backward-weights), on every distinct convolution of torchvision's ResNet-18 and
-// MobileNetV2 at 224x224, batch 8, at 1 and 2 threads.
+// MobileNetV2 at 224x224, batch 8 (or HONE_BENCH_CONV_BATCH images), at 1 and 2 threads.
 //
 // oneDNN runs in two set-ups: "onednn" lets the primitive choose every layout (format tag
 // `any`: usually blocked nChw16c activations), "onednn-nhwc" keeps the activations in the
@@ -26,12 +26,22 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 namespace {
+
+/// Images per call: 8, or the HONE_BENCH_CONV_BATCH environment variable.
+std::int64_t batch() {
+  static const std::int64_t b = [] {
+    const char* env = std::getenv("HONE_BENCH_CONV_BATCH");
+    return env ? std::max<std::int64_t>(1, std::atoll(env)) : std::int64_t{8};
+  }();
+  return b;
+}
 
 using hone::kernels::reference::ConvGeometry;
 
@@ -66,7 +76,7 @@ struct Layer {
   }
   ConvGeometry geometry() const {
     ConvGeometry g;
-    g.n = 8;
+    g.n = batch();
     g.c = c;
     g.oc = oc;
     g.groups = groups();
@@ -78,7 +88,7 @@ struct Layer {
     return g;
   }
   double flops() const {
-    return 2.0 * 8.0 * double(oc) * double(out() * out()) * double(c / groups()) * double(k * k);
+    return 2.0 * double(batch()) * double(oc) * double(out() * out()) * double(c / groups()) * double(k * k);
   }
 };
 
@@ -207,7 +217,7 @@ Dnnl& dnnl_env() {
 struct DnnlDims {
   memory::dims src, weights, dst, strides, pad_l, pad_r;
   explicit DnnlDims(const Layer& l) {
-    const std::int64_t n = 8, out = l.out(), pad_r_ = (out - 1) * l.stride + l.k - l.in - l.pad();
+    const std::int64_t n = batch(), out = l.out(), pad_r_ = (out - 1) * l.stride + l.k - l.in - l.pad();
     src = {n, l.c, l.in, l.in};
     dst = {n, l.oc, out, out};
     if (l.groups() > 1)

@@ -153,6 +153,13 @@ typedef int WinoMask __attribute__((vector_size(64)));
   *reinterpret_cast<DwVec*>(out + 2 * os) = (s34 - s12) * (1.0f / 6.0f) + u5;
 }
 
+/// dst[0, n) = src[0, n), 16 floats at a time, then one by one.
+[[gnu::always_inline]] inline void wino_copy(float* dst, const float* src, std::int64_t n) {
+  std::int64_t k = 0;
+  for (; k + 16 <= n; k += 16) *reinterpret_cast<DwVec*>(dst + k) = *reinterpret_cast<const DwVec*>(src + k);
+  for (; k < n; ++k) dst[k] = src[k];
+}
+
 #define HONE_WINO_EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
 #define HONE_WINO_ODDS 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
 #define HONE_WINO_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
@@ -279,13 +286,9 @@ inline void wino_input(const WinoShape& s, const WinoTiles& t, const float* x, s
           const std::int64_t ir = 4 * th + r - s.pt;
           if (ir < 0 || ir >= s.h) continue;
           const float* src = xc + ir * s.w;
-          float* dst = prow + ((ci & 1) * 6 + r) * lp + s.pl;
-          std::int64_t k = 0;
-          for (; k + 16 <= row_len; k += 16)
-            *reinterpret_cast<DwVec*>(dst + k) = *reinterpret_cast<const DwVec*>(src + k);
-          for (; k < row_len; ++k) dst[k] = src[k];
+          wino_copy(prow + ((ci & 1) * 6 + r) * lp + s.pl, src, row_len);
           if (ci + 2 < c1)  // and fetches the rows of the channel after that
-            for (k = 0; k < row_len; k += 16) __builtin_prefetch(src + 2 * isz + k);
+            for (std::int64_t k = 0; k < row_len; k += 16) __builtin_prefetch(src + 2 * isz + k);
         }
       };
       copy_rows(c0);
@@ -349,11 +352,7 @@ inline void wino_dy(const WinoShape& s, const WinoTiles& t, const float* dy, std
             std::fill_n(dst, s.ow, 0.0f);
             continue;
           }
-          const float* src = yo + p * s.ow;
-          std::int64_t k = 0;
-          for (; k + 16 <= s.ow; k += 16)
-            *reinterpret_cast<DwVec*>(dst + k) = *reinterpret_cast<const DwVec*>(src + k);
-          for (; k < s.ow; ++k) dst[k] = src[k];
+          wino_copy(dst, yo + p * s.ow, s.ow);
         }
         for (std::int64_t p = 0; p < 4; ++p)
           for (std::int64_t mq = 0; mq < twq; mq += 16) wino_split4(rows + p * lr + 4 * mq, split + p * 4 * twq + mq, twq);
