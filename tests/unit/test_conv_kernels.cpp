@@ -12,35 +12,21 @@
 #include <hone/kernels/conv.hpp>
 #include <hone/kernels/reference/conv.hpp>
 
+#include "../common/conv_test_support.hpp"
+
 #include <cmath>
 #include <string>
 #include <vector>
 
 using hone::cpu::Isa;
 using hone::kernels::reference::ConvGeometry;
+using hone_test::absolute;
+using hone_test::check;
+using hone_test::isas;
+using hone_test::random;
+using hone_test::widen;
 
 namespace {
-
-// Winograd off: these cases test the im2col path against its own bound (the Winograd path
-// has its own tests, tests/unit/test_conv_winograd.cpp).
-struct Guard {
-  Isa saved = hone::cpu::max_isa();
-  std::size_t threads = hone::get_num_threads();
-  bool winograd = hone::kernels::conv_winograd();
-  Guard() { hone::kernels::set_conv_winograd(false); }
-  ~Guard() {
-    hone::cpu::set_max_isa(saved);
-    hone::set_num_threads(threads);
-    hone::kernels::set_conv_winograd(winograd);
-  }
-};
-
-std::vector<Isa> isas() {
-  std::vector<Isa> out = {Isa::scalar};
-  if (static_cast<int>(hone::cpu::detected_isa()) >= static_cast<int>(Isa::avx2)) out.push_back(Isa::avx2);
-  if (hone::cpu::detected_isa() == Isa::avx512) out.push_back(Isa::avx512);
-  return out;
-}
 
 struct Case {
   std::string name;
@@ -94,42 +80,15 @@ std::vector<Case> cases() {
   };
 }
 
-std::vector<float> random(std::int64_t count, hone::Generator& gen) {
-  std::vector<float> v(static_cast<std::size_t>(count));
-  for (float& x : v) x = gen.uniform_float() * 2.f - 1.f;
-  return v;
-}
 
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
-// |got - want| <= 4 * (terms + 2) * eps_float * magnitude, with magnitude the same reference
-// computation on absolute values (the sum of |products|), per element.
-void check(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& magnitude,
-           std::int64_t terms, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  const double eps = 5.96e-8;
-  std::size_t bad = 0;
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
-    const double bound = 4.0 * static_cast<double>(terms + 2) * eps * magnitude[i] + 1e-30;
-    worst = std::max(worst, err / bound);
-    if (err > bound) ++bad;
-  }
-  INFO(what << ": worst error / bound " << worst);
-  CHECK(bad == 0);
-}
-
-std::vector<double> absolute(const std::vector<double>& v) {
-  std::vector<double> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = std::fabs(v[i]);
-  return out;
-}
 
 }  // namespace
 
 TEST_CASE("conv kernels: forward, backward-data and backward-weight match the reference loops", "[conv]") {
-  Guard guard;
+  // Winograd off: these cases test the im2col path against its own bound (the Winograd
+  // path has its own tests, tests/unit/test_conv_winograd.cpp).
+  hone_test::ConvGuard guard(false);
   hone::Generator gen(20261128);
   for (const Case& cs : cases()) {
     const ConvGeometry& g = cs.g;
@@ -182,7 +141,7 @@ TEST_CASE("conv kernels: forward, backward-data and backward-weight match the re
 }
 
 TEST_CASE("conv kernels: the same thread count gives bit-identical weight gradients", "[conv]") {
-  Guard guard;
+  hone_test::ConvGuard guard(false);
   hone::Generator gen(7);
   const Case cs = cases()[1];
   const ConvGeometry& g = cs.g;

@@ -5,7 +5,7 @@
 // tile, rows of more than 16 tiles, every begin padding 0..2, several blocks per call.
 //
 // The error bound is that of a bilinear algorithm: rounding errors are at most a small
-// multiple of (c + the transforms' depth) * eps times the same computation done on absolute
+// multiple of (terms + the transforms' depth) * eps times the same computation done on absolute
 // values, |A^T| (sum over channels of (|G| |g| |G^T|) .* (|B^T| |d| |B|)) |A|, computed
 // here in double from the published matrices (Lavin and Gray 2016), independently of the
 // kernel's code.
@@ -17,6 +17,8 @@
 #include <hone/kernels/conv.hpp>
 #include <hone/kernels/reference/conv.hpp>
 
+#include "../common/conv_test_support.hpp"
+
 #include <array>
 #include <cmath>
 #include <functional>
@@ -25,26 +27,13 @@
 
 using hone::cpu::Isa;
 using hone::kernels::reference::ConvGeometry;
+using hone_test::absolute;
+using hone_test::check;
+using hone_test::isas;
+using hone_test::random;
+using hone_test::widen;
 
 namespace {
-
-struct Guard {
-  Isa saved = hone::cpu::max_isa();
-  std::size_t threads = hone::get_num_threads();
-  bool winograd = hone::kernels::conv_winograd();
-  ~Guard() {
-    hone::cpu::set_max_isa(saved);
-    hone::set_num_threads(threads);
-    hone::kernels::set_conv_winograd(winograd);
-  }
-};
-
-std::vector<Isa> isas() {
-  std::vector<Isa> out = {Isa::scalar};
-  if (static_cast<int>(hone::cpu::detected_isa()) >= static_cast<int>(Isa::avx2)) out.push_back(Isa::avx2);
-  if (hone::cpu::detected_isa() == Isa::avx512) out.push_back(Isa::avx512);
-  return out;
-}
 
 ConvGeometry make(std::int64_t n, std::int64_t c, std::int64_t oc, std::int64_t h, std::int64_t w,
                   std::array<std::int64_t, 4> pads /* top, left, bottom, right */) {
@@ -60,6 +49,10 @@ ConvGeometry make(std::int64_t n, std::int64_t c, std::int64_t oc, std::int64_t 
 }
 
 // The published F(4x4, 3x3) matrices, in absolute value.
+// Rounding steps the transforms add to a sum's: two 1-D transforms on each side of the
+// products (the error check allows 4 (terms + 2) eps |magnitude|).
+constexpr std::int64_t kTransformTerms = 22;
+
 constexpr double kBt[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
                               {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
 constexpr double kG[6][3] = {{1. / 4, 0, 0},           {1. / 6, 1. / 6, 1. / 6},  {1. / 6, 1. / 6, 1. / 6},
@@ -175,36 +168,7 @@ std::vector<double> weight_gradient_magnitude(const ConvGeometry& g, const std::
   return out;
 }
 
-std::vector<float> random(std::int64_t count, hone::Generator& gen) {
-  std::vector<float> v(static_cast<std::size_t>(count));
-  for (float& x : v) x = gen.uniform_float() * 2.f - 1.f;
-  return v;
-}
 
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-std::vector<double> absolute(const std::vector<double>& v) {
-  std::vector<double> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = std::fabs(v[i]);
-  return out;
-}
-
-// |got - want| <= 4 * (terms + 24) * eps_float * magnitude (+ slack for bias and
-// accumulation), per element; 24 covers the two transforms on each side.
-void check(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& magnitude,
-           std::int64_t terms, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  const double eps = 5.96e-8;
-  std::size_t bad = 0;
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
-    const double bound = 4.0 * static_cast<double>(terms + 24) * eps * magnitude[i] + 1e-30;
-    worst = std::max(worst, err / bound);
-    if (!(err <= bound)) ++bad;
-  }
-  INFO(what << ": worst error / bound " << worst);
-  CHECK(bad == 0);
-}
 
 }  // namespace
 
@@ -227,8 +191,7 @@ TEST_CASE("conv winograd: which convolutions take the Winograd path", "[conv][wi
 }
 
 TEST_CASE("conv winograd: forward and data gradient match the reference loops", "[conv][winograd]") {
-  Guard guard;
-  hone::kernels::set_conv_winograd(true);
+  hone_test::ConvGuard guard(true);
   hone::Generator gen(20261129);
   struct Case {
     std::string name;
@@ -281,30 +244,29 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
         const std::string where = cs.name + " [" + std::string(hone::cpu::to_string(isa)) + ", " + std::to_string(threads) + " threads]";
         std::vector<float> y(static_cast<std::size_t>(ys), std::nanf(""));
         hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data());  // overwrites NaNs
-        check(y, y_ref, y_mag, g.c, "forward " + where);
+        check(y, y_ref, y_mag, g.c + kTransformTerms, "forward " + where);
         hone::kernels::ConvEpilogue relu;
         relu.kind = hone::kernels::ConvEpilogue::relu;
         hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data(), relu);
-        check(y, relu_ref, y_mag, g.c, "forward + relu " + where);
+        check(y, relu_ref, y_mag, g.c + kTransformTerms, "forward + relu " + where);
         hone::kernels::ConvEpilogue clip{hone::kernels::ConvEpilogue::clip, -0.5f, 0.75f};
         hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data(), clip);
-        check(y, clip_ref, y_mag, g.c, "forward + clip " + where);
+        check(y, clip_ref, y_mag, g.c + kTransformTerms, "forward + clip " + where);
         // The data gradient is added into dx: twice gives twice.
         std::vector<float> dx(static_cast<std::size_t>(xs), 0.f);
         hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx.data(), nullptr);
-        check(dx, dx_ref, dx_mag, g.oc, "backward-data " + where);
+        check(dx, dx_ref, dx_mag, g.oc + kTransformTerms, "backward-data " + where);
         hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx.data(), nullptr);
-        check(dx, dx_twice, dx_mag2, g.oc + 1, "backward-data accumulated " + where);
+        check(dx, dx_twice, dx_mag2, g.oc + 1 + kTransformTerms, "backward-data accumulated " + where);
         std::vector<float> dw(static_cast<std::size_t>(ws), 0.f);
         hone::kernels::conv_backward(g, dy.data(), x.data(), nullptr, nullptr, dw.data());
-        check(dw, dw_ref, dw_mag, dw_terms, "backward-weight " + where);
+        check(dw, dw_ref, dw_mag, dw_terms + kTransformTerms, "backward-weight " + where);
       }
   }
 }
 
 TEST_CASE("conv winograd: both gradients in one call equal each alone, for any thread count", "[conv][winograd]") {
-  Guard guard;
-  hone::kernels::set_conv_winograd(true);
+  hone_test::ConvGuard guard(true);
   hone::Generator gen(11);
   const ConvGeometry g = make(5, 16, 24, 9, 30, {1, 1, 1, 1});
   const auto x = random(g.n * g.c * g.in_size(), gen), w = random(g.oc * g.c * 9, gen);
