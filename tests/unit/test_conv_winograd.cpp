@@ -188,6 +188,9 @@ TEST_CASE("conv winograd: which convolutions take the Winograd path", "[conv][wi
   g.groups = 2;
   CHECK_FALSE(winograd_applies(g));
   CHECK_FALSE(winograd_applies(make(2, 16, 16, 8, 8, {3, 1, 1, 1})));  // begin padding > 2
+  g = make(2, 16, 16, 8, 8, {1, 1, 1, 1});
+  g.pad_begin = {1, 1, 1};  // a depth-1 3-D convolution whose one output sees only padding
+  CHECK_FALSE(winograd_applies(g));
 }
 
 TEST_CASE("conv winograd: forward and data gradient match the reference loops", "[conv][winograd]") {
@@ -204,6 +207,7 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
       {"asymmetric padding 2/0 and 1/2", make(2, 17, 16, 6, 11, {2, 0, 1, 2})},
       {"many tile rows: several blocks", make(9, 32, 24, 14, 14, {1, 1, 1, 1})},
       {"output smaller than a tile", make(2, 16, 16, 3, 4, {0, 0, 0, 0})},
+      {"exactly 16 tiles a row, left padding 2", make(1, 16, 16, 5, 64, {1, 2, 1, 0})},
   };
   namespace ref = hone::kernels::reference;
   for (const Case& cs : cases) {
@@ -261,6 +265,11 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
         std::vector<float> dw(static_cast<std::size_t>(ws), 0.f);
         hone::kernels::conv_backward(g, dy.data(), x.data(), nullptr, nullptr, dw.data());
         check(dw, dw_ref, dw_mag, dw_terms + kTransformTerms, "backward-weight " + where);
+        hone::kernels::conv_backward(g, dy.data(), x.data(), nullptr, nullptr, dw.data());
+        std::vector<double> dw_twice(dw_ref), dw_mag2(dw_mag);
+        for (auto& v : dw_twice) v *= 2;
+        for (auto& v : dw_mag2) v *= 2;
+        check(dw, dw_twice, dw_mag2, dw_terms + 1 + kTransformTerms, "backward-weight accumulated " + where);
       }
   }
 }

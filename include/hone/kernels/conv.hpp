@@ -12,7 +12,7 @@
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
 //     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops).
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
-// oracle every path here is tested against (tests/kernels/test_conv_kernels.cpp).
+// oracle every path here is tested against (tests/unit/test_conv_kernels.cpp, tests/unit/test_conv_winograd.cpp).
 #pragma once
 
 #include <algorithm>  // std::fill_n, std::min, std::max

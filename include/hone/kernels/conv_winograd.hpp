@@ -1,30 +1,34 @@
 // hone/kernels/conv_winograd.hpp — Winograd F(4x4, 3x3) for 2-D 3x3 convolutions with stride
-// 1 and dilation 1 (ResNet's 3x3 layers): forward, and backward-data as the same algorithm on
-// dy with the filters flipped and transposed. Used by kernels/conv.hpp when
-// winograd_applies(); tested against kernels/reference/conv.hpp.
+// 1 and dilation 1 (ResNet's 3x3 layers), all three passes: forward; backward-data as the
+// same algorithm on dy with the filters flipped and transposed; backward-weights as its
+// transpose. Used by kernels/conv.hpp when winograd_applies(); tested against
+// kernels/reference/conv.hpp (tests/unit/test_conv_winograd.cpp).
 //
 // Each 4x4 block of outputs (a tile) is computed from the 6x6 input patch under it as
 //   Y = A^T [ sum over input channels of (G g G^T) .* (B^T d B) ] A
 // (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; interpolation
 // points 0, +-1, +-2 and infinity). The sum over channels for each of the 36 positions of the
-// transformed tile is one GEMM: M[xi] (OC, tiles) = U[xi] (OC, C) V[xi] (C, tiles), so a
-// convolution is 36 GEMMs of C / 4 of the multiplications of im2col's one (2.25 / 4 times
-// fewer multiplications where the plane is not a multiple of 4, as 7x7 and 14x14).
+// transformed tile is one GEMM: M[xi] (OC, tiles) = U[xi] (OC, C) V[xi] (C, tiles). That is
+// 36 multiplications per tile and channel pair against im2col's 144 (4x fewer; about 3x
+// where the plane is not a multiple of 4, as 7x7 and 14x14, whose last tiles are partial).
 //
 //   U  the filters transformed once per call (36, OC, C), shared by all threads.
 //   V  the input tiles of a block of tile rows, transformed (36, C, tiles + 16), per thread.
 //   M  the GEMM results (36, OC, tiles + 16), transformed back into y.
 // The work is split into blocks of whole tile rows (a tile row: one image, 4 output rows);
-// each block is one task of the pool, with its GEMMs single-threaded inside it.
+// each block is one task of the pool, with its GEMMs single-threaded inside it. The weight
+// gradient instead accumulates dU[xi] (OC, C) += dM[xi] V[xi]^T over blocks of up to 32 MiB,
+// dM = A dY A^T, and ends with dw += G^T dU G (winograd_backward_weights).
 //
 // Transforms run 16 tiles at a time in vector registers (GCC vector extensions compiled for
 // the active ISA by detail::vectorized). For the input, six rows of the padded plane are
-// staged per tile row and channel with their columns split by phase mod 4 (column 4m + ph
-// at ph * (tiles + 1) + m), so the six columns of consecutive tiles are consecutive floats.
+// staged per tile row and channel with their columns split by phase mod 4 (column 4 m + ph
+// at ph * twq + m, twq the tiles rounded up to 16), so the six columns of consecutive tiles
+// are consecutive floats.
 //
 // Accuracy: the transforms multiply by up to 8 and divide by 24, so rounding errors are
-// larger than im2col's, bounded by the same products taken in absolute value (see the test
-// in tests/unit/test_conv_kernels.cpp). set_conv_winograd(false) or HONE_CONV_WINOGRAD=0
+// larger than im2col's (about 20-30x on ResNet-18's layers), bounded by the same algorithm
+// taken in absolute values (see the test). set_conv_winograd(false) or HONE_CONV_WINOGRAD=0
 // turns the path off.
 #pragma once
 
@@ -53,7 +57,7 @@ inline std::atomic<bool>& winograd_switch() {
 }
 }  // namespace detail_conv
 
-/// Whether conv_forward and conv_backward (data gradient) use Winograd F(4x4, 3x3) for the
+/// Whether conv_forward and conv_backward (both gradients) use Winograd F(4x4, 3x3) for the
 /// convolutions it applies to (on by default; HONE_CONV_WINOGRAD=0 in the environment turns
 /// it off at start-up). Off, every convolution goes through im2col + GEMM.
 inline void set_conv_winograd(bool on) { detail_conv::winograd_switch() = on; }
@@ -66,10 +70,11 @@ using reference::ConvGeometry;
 /// Fewer channels than this (in or out) and im2col + GEMM is faster.
 inline constexpr std::int64_t kWinoMinChannels = 16;
 
-/// 2-D, one group, 3x3, stride 1, dilation 1, begin padding <= 2, >= 16 channels each way.
+/// 2-D (unit depth, no depth padding), one group, 3x3, stride 1, dilation 1, begin padding
+/// <= 2, >= 16 channels each way.
 inline bool winograd_applies(const ConvGeometry& g) {
-  return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.groups == 1 && g.k[1] == 3 && g.k[2] == 3 &&
-         g.stride[1] == 1 && g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] >= 0 &&
+  return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.pad_begin[0] == 0 && g.groups == 1 && g.k[1] == 3 &&
+         g.k[2] == 3 && g.stride[1] == 1 && g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] >= 0 &&
          g.pad_begin[1] <= 2 && g.pad_begin[2] >= 0 && g.pad_begin[2] <= 2 && g.c >= kWinoMinChannels &&
          g.oc >= kWinoMinChannels && g.out[1] >= 1 && g.out[2] >= 1;
 }
