@@ -146,14 +146,81 @@ TEST_CASE("parallel: set_num_threads validates and takes effect", "[parallel]") 
   CHECK_THROWS_AS(hone::set_num_threads(100000), hone::InvalidArgument);
 }
 
-TEST_CASE("parallel: idle workers sleep instead of spinning", "[parallel]") {
+TEST_CASE("parallel: idle workers sleep after the default spin time", "[parallel]") {
   ThreadCountGuard guard;
   hone::set_num_threads(4);
   hone::parallel_run(4, [](std::size_t) {});  // make sure the workers exist and went idle
   const double before = process_cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const double used = process_cpu_seconds() - before;
-  CHECK(used < 0.1);  // three spinning workers would burn about 1.5 s of CPU here
+  CHECK(used < 0.1);  // three workers spinning all along would burn about 1.5 s of CPU here
+}
+
+namespace {
+/// Restores the spin-wait time a test changed.
+struct SpinGuard {
+  std::size_t saved = hone::get_spin_wait_us();
+  ~SpinGuard() { hone::set_spin_wait_us(saved); }
+};
+}  // namespace
+
+TEST_CASE("parallel: set_spin_wait_us validates and takes effect", "[parallel]") {
+  SpinGuard guard;
+  hone::set_spin_wait_us(0);
+  CHECK(hone::get_spin_wait_us() == 0);
+  hone::set_spin_wait_us(1000000);
+  CHECK(hone::get_spin_wait_us() == 1000000);
+  CHECK_THROWS_WITH(hone::set_spin_wait_us(1000001),
+                    "[hone.invalid_argument] set_spin_wait_us: 1000001 is not a spin time "
+                    "(expected 0 to 1000000)");
+}
+
+TEST_CASE("parallel: back-to-back calls hand work over whether workers spin or sleep",
+          "[parallel]") {
+  // Every call must run each task exactly once and see the writes of the call before,
+  // whether the workers catch the next job while spinning (long spin), find it only after
+  // sleeping (no spin), or race the end of their spin (short spin, pauses between calls).
+  ThreadCountGuard threads;
+  SpinGuard guard;
+  hone::set_num_threads(3);
+  for (const std::size_t spin : {std::size_t{0}, std::size_t{20}, std::size_t{100000}}) {
+    hone::set_spin_wait_us(spin);
+    std::vector<int> hits(7, 0);
+    for (int call = 0; call < 400; ++call) {
+      hone::parallel_run(7, [&](std::size_t i) { hits[i] += 1; });
+      if (call % 50 == 0) std::this_thread::sleep_for(std::chrono::microseconds(30));
+      for (int h : hits) REQUIRE(h == call + 1);
+    }
+  }
+}
+
+TEST_CASE("parallel: idle workers stop spinning after the spin time", "[parallel]") {
+  ThreadCountGuard threads;
+  SpinGuard guard;
+  hone::set_num_threads(3);
+  hone::set_spin_wait_us(20000);  // 20 ms
+  hone::parallel_run(3, [](std::size_t) {});
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double used = process_cpu_seconds() - before;
+  CHECK(used < 0.2);  // two workers spinning for 20 ms each, not for 500 ms (1 s of CPU)
+}
+
+TEST_CASE("parallel: HONE_SPIN_US is honoured or rejected", "[.env]") {
+  const char* expect = std::getenv("HONE_TEST_EXPECT_SPIN");
+  if (!expect) return;
+  if (std::string(expect) == "error") {
+    CHECK_THROWS_AS(hone::get_num_threads(), hone::InvalidArgument);
+    try {
+      hone::get_spin_wait_us();
+    } catch (const hone::Error& e) {
+      CHECK(e.id() == "hone.config");
+      CHECK(std::string(e.what()).find("HONE_SPIN_US=\"") != std::string::npos);
+    }
+  } else {
+    CHECK(hone::get_spin_wait_us() == std::stoul(expect));
+    CHECK(hone::get_num_threads() >= 1);
+  }
 }
 
 TEST_CASE("parallel: HONE_NUM_THREADS is honoured or rejected", "[.env]") {

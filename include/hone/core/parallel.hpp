@@ -2,7 +2,11 @@
 //
 // One process-wide pool runs `parallel_run(n, task)`: tasks 0..n-1 are handed out to the
 // pool's workers and to the calling thread, which takes part, and the call returns when
-// all are done. Idle workers sleep on a condition variable (no spinning). The first
+// all are done. A worker that finishes a job spins (pause instructions, then yielding) for
+// up to spin_wait_us() microseconds (default 200, HONE_SPIN_US) watching for the next job
+// before it sleeps on a condition variable, and the caller spins as long for the workers
+// to finish: a kernel issues hundreds of parallel calls per training step, and waking a
+// sleeping thread costs about 25 us on a VM. The first
 // exception thrown by a task is rethrown in the caller once every running task has ended;
 // tasks not yet started are then skipped.
 //
@@ -17,7 +21,8 @@
 #pragma once
 
 #include <algorithm>           // std::min
-#include <atomic>              // task counter
+#include <atomic>              // task counter, spin-wait flags
+#include <chrono>              // spin deadline
 #include <condition_variable>  // sleeping workers, waiting caller
 #include <cstddef>             // std::size_t
 #include <cstdint>             // std::int64_t
@@ -36,6 +41,10 @@
 #endif
 
 #include "hone/core/error.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>  // _mm_pause
+#endif
 
 namespace hone {
 
@@ -77,6 +86,57 @@ inline std::size_t available_cpus() {
   return hw == 0 ? 1 : hw;
 }
 
+/// Parses a HONE_SPIN_US value; throws InvalidArgument unless it is an integer in
+/// [0, 1000000].
+inline std::size_t parse_spin_us(const std::string& text) {
+  std::size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value < 0 || value > 1000000)
+    throw InvalidArgument("hone.config",
+                          concat("HONE_SPIN_US=\"", text, "\" is not a spin time (expected an "
+                                 "integer number of microseconds from 0 to 1000000)"));
+  return static_cast<std::size_t>(value);
+}
+
+/// The spin-wait time in microseconds: HONE_SPIN_US when set (read once), else 200.
+inline std::atomic<std::int64_t>& spin_wait_slot() {
+  static std::atomic<std::int64_t> us{[] {
+    const char* env = std::getenv("HONE_SPIN_US");
+    return static_cast<std::int64_t>(env ? parse_spin_us(env) : 200);
+  }()};
+  return us;
+}
+
+/// One step of a spin-wait loop: a pause instruction for the first few thousand steps,
+/// then a yield, so a spinning thread gives its core to a runnable thread that needs it.
+inline void spin_pause(std::uint32_t step) {
+  if (step < 2048) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+  } else {
+    std::this_thread::yield();
+  }
+}
+
+/// Spins until ready() or until `us` microseconds have passed; returns ready().
+template <class Ready>
+bool spin_until(std::int64_t us, Ready&& ready) {
+  if (ready()) return true;
+  if (us <= 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  for (std::uint32_t step = 0;; ++step) {
+    if (ready()) return true;
+    if ((step & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return ready();
+    spin_pause(step);
+  }
+}
+
 /// HONE_NUM_THREADS when set, else available_cpus() capped at max_threads.
 inline std::size_t default_thread_count() {
   if (const char* env = std::getenv("HONE_NUM_THREADS")) return parse_thread_count(env);
@@ -88,6 +148,7 @@ class ThreadPool {
  public:
   /// A pool running tasks on `threads` threads in total: threads - 1 workers plus the caller.
   explicit ThreadPool(std::size_t threads) : threads_(threads) {
+    spin_wait_slot();  // reads and validates HONE_SPIN_US here, not in a worker thread
     workers_.reserve(threads - 1);
     for (std::size_t i = 0; i + 1 < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
@@ -95,7 +156,7 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -114,21 +175,27 @@ class ThreadPool {
       run_serially(num_tasks, task);
       return;
     }
+    bool wake_sleepers;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &task;
       job_tasks_ = num_tasks;
       next_task_.store(0, std::memory_order_relaxed);
       error_ = nullptr;
-      busy_workers_ = workers_.size();
-      ++generation_;
+      busy_workers_.store(workers_.size(), std::memory_order_relaxed);
+      // Release: a worker that sees the new generation while spinning sees the job too.
+      generation_.store(generation_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
+      wake_sleepers = sleeping_workers_ > 0;
     }
-    wake_.notify_all();
+    if (wake_sleepers) wake_.notify_all();
     work_on(task, num_tasks);
+    const auto all_done = [this] { return busy_workers_.load(std::memory_order_acquire) == 0; };
+    spin_until(spin_wait_slot().load(std::memory_order_relaxed), all_done);
     std::exception_ptr error;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return busy_workers_ == 0; });
+      done_.wait(lock, all_done);
       job_ = nullptr;
       error = std::exchange(error_, nullptr);
     }
@@ -166,17 +233,28 @@ class ThreadPool {
 
   void worker_loop() {
     std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
+    const auto woken = [&] {
+      return stop_.load(std::memory_order_acquire) ||
+             generation_.load(std::memory_order_acquire) != seen;
+    };
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      if (!spin_until(spin_wait_slot().load(std::memory_order_relaxed), woken)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++sleeping_workers_;
+        wake_.wait(lock, woken);
+        --sleeping_workers_;
+      }
+      if (stop_.load(std::memory_order_acquire)) return;
+      // The caller does not publish the next job before every worker has finished this
+      // one, so job_ and job_tasks_ stay those of generation `seen` while we read them.
+      seen = generation_.load(std::memory_order_acquire);
       const auto* task = job_;
       const std::size_t num_tasks = job_tasks_;
-      lock.unlock();
       work_on(*task, num_tasks);
-      lock.lock();
-      if (--busy_workers_ == 0) done_.notify_one();
+      if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
+        done_.notify_one();
+      }
     }
   }
 
@@ -186,13 +264,14 @@ class ThreadPool {
   std::mutex mutex_;         // guards everything below
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(std::size_t)>* job_ = nullptr;
+  const std::function<void(std::size_t)>* job_ = nullptr;  // written before generation_
   std::size_t job_tasks_ = 0;
   std::atomic<std::size_t> next_task_{0};
-  std::size_t busy_workers_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::size_t> busy_workers_{0};  // workers still on the current job
+  std::atomic<std::uint64_t> generation_{0};  // bumped (under mutex_) for each job
+  std::size_t sleeping_workers_ = 0;          // workers in wake_.wait
   std::exception_ptr error_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 inline std::mutex& pool_config_mutex() {
@@ -235,6 +314,22 @@ inline void set_num_threads(std::size_t threads) {
     old = std::exchange(slot, std::make_shared<detail::ThreadPool>(threads));
   }
   // `old` is released here, outside the lock; its workers are joined once no caller uses it.
+}
+
+/// How long (microseconds) idle workers spin for the next job before sleeping, and the
+/// caller for the workers to finish. Default 200, or HONE_SPIN_US (read once; 0 to 1000000,
+/// InvalidArgument with id hone.config otherwise). 0 makes every wait sleep at once: use it
+/// when hone shares its cores with other busy threads.
+inline std::size_t get_spin_wait_us() {
+  return static_cast<std::size_t>(detail::spin_wait_slot().load(std::memory_order_relaxed));
+}
+
+/// Sets the spin-wait time (see get_spin_wait_us); throws InvalidArgument above 1000000.
+inline void set_spin_wait_us(std::size_t us) {
+  if (us > 1000000)
+    throw InvalidArgument(detail::concat("set_spin_wait_us: ", us,
+                                         " is not a spin time (expected 0 to 1000000)"));
+  detail::spin_wait_slot().store(static_cast<std::int64_t>(us), std::memory_order_relaxed);
 }
 
 /// True while the calling thread is executing a task of parallel_run / parallel_for.

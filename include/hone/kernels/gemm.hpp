@@ -68,8 +68,19 @@ inline float* gemm_scratch(int slot, std::size_t floats) {
 
 constexpr std::int64_t round_up(std::int64_t x, std::int64_t to) { return (x + to - 1) / to * to; }
 
-/// op(B) packed whole: for each KC chunk starting at row pc, ceil(n/NR) panels of kc*NR
-/// floats at offset pc*n_padded; the panel of column j0 (a multiple of NR) at + j0*kc.
+/// The depth of the KC blocks for a product of depth k: as few blocks as kern.kc allows,
+/// of equal depth (rounded up to 8), so no block is left with a few steps that pay the
+/// full cost of loading and storing C (k = 1024 runs as 4 x 256, not 3 x 320 + 64).
+/// Depends on k only, so every thread and a PackedMatrix agree on it.
+constexpr std::int64_t gemm_kc(const GemmKernels& kern, std::int64_t k) {
+  if (k <= kern.kc) return std::max<std::int64_t>(k, 1);
+  const std::int64_t blocks = (k + kern.kc - 1) / kern.kc;
+  return std::min(kern.kc, round_up((k + blocks - 1) / blocks, 8));
+}
+
+/// op(B) packed whole: for each chunk of gemm_kc(k) rows starting at row pc, ceil(n/NR)
+/// panels of kc*NR floats at offset pc*n_padded; the panel of column j0 (a multiple of NR)
+/// at + j0*kc.
 struct PackedBView {
   const float* data;
   std::int64_t n_padded;
@@ -90,7 +101,8 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
   const bool far_rows = ldb >= 2048 && k <= kern.kc;
   const bool pack_b = packed_b == nullptr && !(tb == Trans::No && m <= kern.mc && !far_rows);
   const bool pack_a = n > 2 * nr && ta == Trans::Yes;
-  const std::int64_t kc_max = std::min(kern.kc, k);
+  const std::int64_t kc_step = gemm_kc(kern, k);
+  const std::int64_t kc_max = std::min(kc_step, k);
   float* a_buf = pack_a ? gemm_scratch(0, static_cast<std::size_t>(
                                               round_up(std::min(m, kern.mc), mr) * kc_max))
                         : nullptr;
@@ -106,8 +118,8 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
 
   for (std::int64_t jc = 0; jc < n; jc += kern.nc) {
     const std::int64_t nc = std::min(kern.nc, n - jc);
-    for (std::int64_t pc = 0; pc < k; pc += kern.kc) {
-      const std::int64_t kc = std::min(kern.kc, k - pc);
+    for (std::int64_t pc = 0; pc < k; pc += kc_step) {
+      const std::int64_t kc = std::min(kc_step, k - pc);
       const float beta_block = pc == 0 ? beta : 1.f;
       const float* b_block;
       std::int64_t rs_b, b_panel_stride;
@@ -290,11 +302,12 @@ class PackedMatrix {
       out.data_ = std::shared_ptr<float>(
           raw, [](float* p) { ::operator delete(p, std::align_val_t{64}); });
     }
-    // Chunks of KC rows, panels within a chunk: see PackedBView.
-    const std::int64_t chunks = (k + kern.kc - 1) / kern.kc;
+    // Chunks of gemm_kc(k) rows, panels within a chunk: see PackedBView.
+    const std::int64_t kc_step = gemm_kc(kern, k);
+    const std::int64_t chunks = (k + kc_step - 1) / kc_step;
     parallel_for(0, chunks, 1, [&](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t chunk = lo; chunk < hi; ++chunk) {
-        const std::int64_t pc = chunk * kern.kc, kc = std::min(kern.kc, k - pc);
+        const std::int64_t pc = chunk * kc_step, kc = std::min(kc_step, k - pc);
         const float* src = tb == Trans::No ? b + pc * ldb : b + pc;
         kern.pack_b(tb, kc, n, src, ldb, out.data_.get() + pc * out.n_padded_);
       }
