@@ -8,8 +8,12 @@
 #include <catch2/catch.hpp>
 
 #include <hone/graph/session.hpp>
+#include <hone/kernels/reference/pool.hpp>
+#include <hone/ops/pool.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -524,5 +528,69 @@ TEST_CASE("ops: Relu and Clip gradients at the kinks follow PyTorch's relu and r
     CAPTURE(i);
     CHECK(relu[i] == relu_expected[i]);
     CHECK(relu6[i] == relu6_expected[i]);
+  }
+}
+
+TEST_CASE("ops: MaxPool's 2-D loops equal the reference kernel, with ties, NaNs and padding",
+          "[ops]") {
+  // The 2-D path (ops/pool.hpp) finds window maxima with selects; the reference kernel
+  // (kernels/reference/pool.hpp) with branches. Both take the first maximum in tap order,
+  // so on data full of ties, NaNs and infinities they must agree exactly, forward and
+  // backward.
+  using hone::kernels::reference::PoolGeometry;
+  struct Case {
+    std::int64_t h, w, kh, kw, sh, sw, ph0, pw0, ph1, pw1, dh, dw;
+    bool ceil;
+  };
+  const Case cases[] = {
+      {12, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},  // ResNet's stem pool
+      {9, 10, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false},
+      {8, 7, 2, 3, 2, 2, 0, 1, 1, 0, 2, 1, true},   // dilation, ceil_mode, asymmetric pads
+      {5, 6, 2, 2, 1, 1, 3, 2, 3, 2, 1, 1, false},  // windows wholly in the padding (the
+                                                    // op refuses such pads; the loops agree)
+      {7, 7, 1, 1, 2, 3, 0, 0, 0, 0, 1, 1, false},  // 1x1 kernel, different strides
+      {6, 9, 3, 2, 1, 3, 2, 0, 2, 1, 2, 2, true},
+  };
+  hone::Generator gen(11);
+  for (const Case& c : cases) {
+    PoolGeometry g;
+    g.n = 2;
+    g.c = 3;
+    g.in = {1, c.h, c.w};
+    g.k = {1, c.kh, c.kw};
+    g.stride = {1, c.sh, c.sw};
+    g.pad_begin = {0, c.ph0, c.pw0};
+    g.pad_end = {0, c.ph1, c.pw1};
+    g.dilation = {1, c.dh, c.dw};
+    for (int a = 1; a < 3; ++a) {
+      const std::int64_t span = (g.k[a] - 1) * g.dilation[a] + 1;
+      const std::int64_t room = g.in[a] + g.pad_begin[a] + g.pad_end[a] - span;
+      g.out[a] = (c.ceil ? (room + g.stride[a] - 1) / g.stride[a] : room / g.stride[a]) + 1;
+    }
+    const std::int64_t planes = g.n * g.c;
+    std::vector<float> x(static_cast<std::size_t>(planes * g.in_size()));
+    for (auto& v : x) {  // four values, so most windows hold ties; a few NaNs and infinities
+      const double u = gen.uniform_double();
+      v = u < 0.04   ? std::numeric_limits<float>::quiet_NaN()
+          : u < 0.08 ? -std::numeric_limits<float>::infinity()
+                     : static_cast<float>(static_cast<int>(u * 4));
+    }
+    std::vector<float> dy(static_cast<std::size_t>(planes * g.out_size()));
+    for (auto& v : dy) v = static_cast<float>(gen.uniform_double() - 0.5);
+    std::vector<float> y_fast(dy.size()), y_ref(dy.size());
+    hone::ops::detail_pool::maxpool_2d_forward(g, planes, x.data(), y_fast.data());
+    hone::kernels::reference::maxpool_forward(g, x.data(), y_ref.data());
+    std::vector<float> dx_fast(x.size(), 0.25f), dx_ref(x.size(), 0.25f);  // backward adds
+    hone::ops::detail_pool::maxpool_2d_backward(g, planes, x.data(), dy.data(), dx_fast.data());
+    hone::kernels::reference::maxpool_backward(g, x.data(), dy.data(), dx_ref.data());
+    INFO("case " << c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw);
+    for (std::size_t i = 0; i < y_ref.size(); ++i) {
+      INFO("y[" << i << "]");
+      CHECK((y_fast[i] == y_ref[i] || (std::isnan(y_fast[i]) && std::isnan(y_ref[i]))));
+    }
+    for (std::size_t i = 0; i < dx_ref.size(); ++i) {
+      INFO("dx[" << i << "]");
+      CHECK(dx_fast[i] == dx_ref[i]);
+    }
   }
 }
