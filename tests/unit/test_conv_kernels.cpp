@@ -71,6 +71,12 @@ std::vector<Case> cases() {
       make("depthwise 7x5 stride (1, 2) pad 3", 2, 3, 3, 3, A{1, 10, 33}, A{1, 7, 5}, A{1, 1, 2}, A{0, 3, 2}, A{0, 3, 2}, A{1, 1, 1}),
       make("depthwise no padding, output smaller than a block", 3, 2, 2, 2, A{1, 4, 5}, A{1, 3, 3}, A{1, 1, 1}, A{0, 0, 0}, A{0, 0, 0}, A{1, 1, 1}),
       make("depthwise multiplier 3", 2, 4, 12, 4, A{1, 7, 6}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
+      // Channels a multiple of 16, input rows <= 28 and output rows <= 14 wide: 16 channels
+      // per vector.
+      make("depthwise 3x3 pad 1, 32 channels (channel-blocked)", 2, 32, 32, 32, A{1, 7, 9}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
+      make("depthwise 3x3 stride 2, 16 channels (channel-blocked)", 3, 16, 16, 16, A{1, 14, 13}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
+      make("depthwise 5x3 dilation 2, asymmetric pads (channel-blocked)", 1, 48, 48, 48, A{1, 11, 27}, A{1, 5, 3}, A{1, 1, 2}, A{0, 3, 0}, A{0, 1, 2}, A{1, 2, 2}),
+      make("depthwise 3x3, 16 channels, 2x3 plane (channel-blocked)", 2, 16, 16, 16, A{1, 2, 3}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("one input channel, 8 outputs", 3, 1, 8, 1, A{1, 10, 10}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("1-D, stride 2", 2, 6, 7, 1, A{1, 1, 21}, A{1, 1, 5}, A{1, 1, 2}, A{0, 0, 2}, A{0, 0, 1}, A{1, 1, 1}),
       make("1-D depthwise", 2, 6, 6, 6, A{1, 1, 17}, A{1, 1, 3}, A{1, 1, 1}, A{0, 0, 1}, A{0, 0, 1}, A{1, 1, 1}),
@@ -109,6 +115,9 @@ TEST_CASE("conv kernels: forward, backward-data and backward-weight match the re
     ref::conv_backward_data(g, dya.data(), wa.data(), dx_mag.data());
     ref::conv_backward_weight(g, dya.data(), xa.data(), dw_mag.data());
     const std::int64_t fwd_terms = (g.c / g.groups) * g.kernel_size() + 1;
+    std::vector<double> relu_ref(y_ref), clip_ref(y_ref);  // the epilogues are 1-Lipschitz
+    for (auto& v : relu_ref) v = v > 0 ? v : 0;
+    for (auto& v : clip_ref) v = std::min(std::max(v, -0.5), 0.75);
     const std::int64_t dx_terms = (g.oc / g.groups) * g.kernel_size();
     const std::int64_t dw_terms = g.n * g.out_size();
     for (Isa isa : isas())
@@ -120,6 +129,13 @@ TEST_CASE("conv kernels: forward, backward-data and backward-weight match the re
             dw(static_cast<std::size_t>(ws), 0.f);
         hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data());  // overwrites NaNs
         check(y, y_ref, y_mag, fwd_terms, "forward " + where);
+        hone::kernels::ConvEpilogue relu;
+        relu.kind = hone::kernels::ConvEpilogue::relu;
+        hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data(), relu);
+        check(y, relu_ref, y_mag, fwd_terms, "forward + relu " + where);
+        const hone::kernels::ConvEpilogue clip{hone::kernels::ConvEpilogue::clip, -0.5f, 0.75f};
+        hone::kernels::conv_forward(g, x.data(), w.data(), b.data(), y.data(), clip);
+        check(y, clip_ref, y_mag, fwd_terms, "forward + clip " + where);
         hone::kernels::conv_backward(g, dy.data(), x.data(), w.data(), dx.data(), dw.data());
         check(dx, dx_ref, dx_mag, dx_terms, "backward-data " + where);
         check(dw, dw_ref, dw_mag, dw_terms, "backward-weight " + where);

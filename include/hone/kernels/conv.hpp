@@ -166,7 +166,9 @@ inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
 inline void conv_forward(const reference::ConvGeometry& g, const float* x, const float* w, const float* bias,
                          float* y, const ConvEpilogue& ep = {}) {
   using namespace detail_conv;
-  if (depthwise(g)) return depthwise_forward(g, x, w, bias, y, ep);
+  if (depthwise(g))
+    return dw_channel_blocked(g) ? depthwise_forward_blocked(g, x, w, bias, y, ep)
+                                 : depthwise_forward(g, x, w, bias, y, ep);
   if (conv_winograd() && winograd_applies(g)) return winograd_forward(g, x, w, bias, y, ep);
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size();
