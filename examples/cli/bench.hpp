@@ -78,6 +78,7 @@ inline int bench_main(const Args& args) {
   std::vector<double> seconds;
   std::int64_t classes = 0;
   std::vector<hone::OpProfile> ops;
+  std::int64_t prepared_bytes = -1;
   if (mode == "infer") {
     hone::Session<float> session(model, {hone::Mode::inference, seed, {}, profile});
     for (std::size_t i = 0; i < warmup + iters; ++i) {
@@ -87,6 +88,7 @@ inline int bench_main(const Args& args) {
       if (i >= warmup) seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     }
     ops = session.profile();
+    prepared_bytes = session.prepared_weight_bytes();
   } else {
     const std::string logits = logits_value(model);
     classes = output_width(model, logits);
@@ -141,6 +143,8 @@ inline int bench_main(const Args& args) {
   std::printf("tensor cache: %.1f MiB held, %llu hits, %llu misses\n",
               static_cast<double>(cache.cached_bytes) / (1024.0 * 1024.0),
               static_cast<unsigned long long>(cache.hits), static_cast<unsigned long long>(cache.misses));
+  if (prepared_bytes >= 0)
+    std::printf("prepared weights (fused chains): %.1f MiB\n", static_cast<double>(prepared_bytes) / (1024.0 * 1024.0));
   std::printf("%.2f img/s\n", ips);
   return 0;
 }

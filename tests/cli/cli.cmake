@@ -206,10 +206,15 @@ hone_cli_flow(NAME "cli: demo fine-tunes the pretrained model and compares with 
 
 # --- help and bad usage: exit 2 with the message and the command's usage on stderr --------
 # bench: the three modes on the small grey model; the last line is "<number> img/s".
+# infer also prints the fused chains' prepared weights.
 foreach(_mode infer train-full train-head)
+  set(_prepared "")
+  if(_mode STREQUAL "infer")
+    set(_prepared "prepared weights \\(fused chains\\): [0-9.]+ MiB\n")
+  endif()
   hone_cli_flow(NAME "cli: bench --mode ${_mode}"
     ARGS bench ${_cli_dir}/gray.onnx --mode ${_mode} --batch 8 --iters 3 --warmup 1 --threads 2
-    STDOUT_REGEX "mode: ${_mode}, batch 8, input 1x28x28, threads 2, 3 timed iterations after 1 warm-up\nseconds per iteration: median [0-9.]+, min [0-9.]+, max [0-9.]+\npeak RSS: [0-9.]+ MiB\ntensor cache: [0-9.]+ MiB held, [0-9]+ hits, [0-9]+ misses\n[0-9]+\\.[0-9][0-9] img/s\n$")
+    STDOUT_REGEX "mode: ${_mode}, batch 8, input 1x28x28, threads 2, 3 timed iterations after 1 warm-up\nseconds per iteration: median [0-9.]+, min [0-9.]+, max [0-9.]+\npeak RSS: [0-9.]+ MiB\ntensor cache: [0-9.]+ MiB held, [0-9]+ hits, [0-9]+ misses\n${_prepared}[0-9]+\\.[0-9][0-9] img/s\n$")
 endforeach()
 hone_cli_usage("cli: bench with an unknown --mode exits 2" 2 "hone bench: --mode: unknown value \"train\" \\(one of infer, train-full, train-head\\)" bench ${_cli_dir}/gray.onnx --mode train)
 hone_cli_usage("cli: bench on a model without image input exits 1" 1 "hone bench: .*" bench /nonexistent.onnx)

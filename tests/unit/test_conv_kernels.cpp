@@ -77,6 +77,11 @@ std::vector<Case> cases() {
       make("depthwise 3x3 stride 2, 16 channels (channel-blocked)", 3, 16, 16, 16, A{1, 14, 13}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("depthwise 5x3 dilation 2, asymmetric pads (channel-blocked)", 1, 48, 48, 48, A{1, 11, 27}, A{1, 5, 3}, A{1, 1, 2}, A{0, 3, 0}, A{0, 1, 2}, A{1, 2, 2}),
       make("depthwise 3x3, 16 channels, 2x3 plane (channel-blocked)", 2, 16, 16, 16, A{1, 2, 3}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
+      // Stride 2 with 16 or more output columns: im2col / col2im gather and scatter 16
+      // columns per vector (copy_stride2), then one by one up to the row's end.
+      make("7x7 stride 2, 3 channels, wide rows (vector im2col)", 2, 3, 8, 1, A{1, 9, 77}, A{1, 7, 7}, A{1, 2, 2}, A{0, 3, 3}, A{0, 2, 3}, A{1, 1, 1}),
+      make("3x3 stride 2 dilation 2, wide rows, asymmetric pads", 1, 5, 6, 1, A{1, 7, 70}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 2}, A{0, 0, 1}, A{1, 2, 2}),
+      make("1-D stride 2, wide", 2, 4, 5, 1, A{1, 1, 100}, A{1, 1, 3}, A{1, 1, 2}, A{0, 0, 1}, A{0, 0, 0}, A{1, 1, 1}),
       make("one input channel, 8 outputs", 3, 1, 8, 1, A{1, 10, 10}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("1-D, stride 2", 2, 6, 7, 1, A{1, 1, 21}, A{1, 1, 5}, A{1, 1, 2}, A{0, 0, 2}, A{0, 0, 1}, A{1, 1, 1}),
       make("1-D depthwise", 2, 6, 6, 6, A{1, 1, 17}, A{1, 1, 3}, A{1, 1, 1}, A{0, 0, 1}, A{0, 0, 1}, A{1, 1, 1}),

@@ -55,9 +55,10 @@ namespace detail {
 
 inline thread_local bool in_parallel_task = false;
 
-/// Parses a HONE_NUM_THREADS value; throws InvalidArgument unless it is an integer in
-/// [1, max_threads].
-inline std::size_t parse_thread_count(const std::string& text) {
+/// The value of environment variable `name` = `text` as an integer in [lo, hi]; otherwise
+/// throws InvalidArgument (hone.config) quoting it and saying what was expected (`what`).
+inline long long parse_env_integer(const char* name, const std::string& text, long long lo, long long hi,
+                                   const char* what) {
   std::size_t used = 0;
   long long value = 0;
   try {
@@ -65,12 +66,16 @@ inline std::size_t parse_thread_count(const std::string& text) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != text.size() || text.empty() || value < 1 ||
-      value > static_cast<long long>(max_threads))
-    throw InvalidArgument("hone.config",
-                          concat("HONE_NUM_THREADS=\"", text, "\" is not a thread count (expected an "
-                                 "integer from 1 to ", max_threads, ")"));
-  return static_cast<std::size_t>(value);
+  if (used != text.size() || text.empty() || value < lo || value > hi)
+    throw InvalidArgument("hone.config", concat(name, "=\"", text, "\" is not ", what, " (expected an integer ",
+                                                "from ", lo, " to ", hi, ")"));
+  return value;
+}
+
+/// Parses a HONE_NUM_THREADS value: an integer in [1, max_threads].
+inline std::size_t parse_thread_count(const std::string& text) {
+  return static_cast<std::size_t>(
+      parse_env_integer("HONE_NUM_THREADS", text, 1, static_cast<long long>(max_threads), "a thread count"));
 }
 
 /// The number of CPUs this process may run on (affinity-aware on Linux), at least 1.
@@ -89,18 +94,8 @@ inline std::size_t available_cpus() {
 /// Parses a HONE_SPIN_US value; throws InvalidArgument unless it is an integer in
 /// [0, 1000000].
 inline std::size_t parse_spin_us(const std::string& text) {
-  std::size_t used = 0;
-  long long value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || value < 0 || value > 1000000)
-    throw InvalidArgument("hone.config",
-                          concat("HONE_SPIN_US=\"", text, "\" is not a spin time (expected an "
-                                 "integer number of microseconds from 0 to 1000000)"));
-  return static_cast<std::size_t>(value);
+  return static_cast<std::size_t>(
+      parse_env_integer("HONE_SPIN_US", text, 0, 1000000, "a spin time in microseconds"));
 }
 
 /// The spin-wait time in microseconds: HONE_SPIN_US when set (read once), else 200.

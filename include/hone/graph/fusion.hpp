@@ -16,10 +16,12 @@
 
 #include <cmath>    // std::sqrt
 #include <cstddef>  // std::size_t
+#include <cstdint>  // std::uint64_t keys
 #include <limits>   // infinity
 #include <string>   // op names
 #include <vector>   // chains
 
+#include "hone/core/hash.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/graph/graph.hpp"
 #include "hone/kernels/conv.hpp"
@@ -96,32 +98,90 @@ inline std::string chain_name(const std::vector<Node>& nodes, const ConvChain& c
   return s;
 }
 
-/// Runs the chain headed by conv node `conv`: conv_in are its inputs (x, w[, b]), bn_in the
-/// BatchNormalization's five inputs (ignored without one); writes out (the chain's output).
-inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const ConvChain& c,
-                      const std::vector<Tensor<float>>& conv_in, const std::vector<Tensor<float>>& bn_in,
-                      Tensor<float>& out) {
-  const Shape shapes[2] = {conv_in[0].shape(), conv_in[1].shape()};
-  const auto g = ops::detail_conv::geometry(nodes[conv], shapes);
-  const float* w = conv_in[1].data();
-  const float* bias = conv_in.size() > 2 ? conv_in[2].data() : nullptr;
-  std::vector<float> folded_w, folded_b;
+/// A chain's weights kept between forward calls (SessionOptions::keep_prepared_weights):
+/// the convolution's bias with the BatchNormalization folded in and, as the forward needs
+/// them, its folded weights (im2col, depthwise and direct paths) or the Winograd transforms
+/// of those (kernels/conv_winograd.hpp), which are then all it keeps of the weights. `key`
+/// is the content hash (core/hash.hpp) of everything they were made from: the Conv's W
+/// and B, the BatchNormalization's scale, bias, mean and variance, its epsilon and the
+/// shapes; a forward whose key differs rebuilds them, so weights changed in place between
+/// calls are picked up.
+struct PreparedChain {
+  std::uint64_t key = 0;
+  bool built = false;
+  std::vector<float> w, b;  // folded weights and bias (empty: the Conv's own, or not needed)
+  std::vector<float> u;     // the Winograd transforms of the (folded) weights, or empty
+  std::int64_t bytes() const {
+    return static_cast<std::int64_t>((w.capacity() + b.capacity() + u.capacity()) * sizeof(float));
+  }
+};
+
+/// The content hash of what a chain's prepared weights are made from.
+inline std::uint64_t chain_key(const std::vector<Node>& nodes, const ConvChain& c,
+                               const std::vector<Tensor<float>>& conv_in, const std::vector<Tensor<float>>& bn_in) {
+  auto add = [](std::uint64_t h, const Tensor<float>& t) {
+    const Shape& s = t.shape();
+    h = content_hash(s.begin(), s.rank() * sizeof(std::int64_t), h);
+    return content_hash(t.data(), static_cast<std::size_t>(t.numel()) * sizeof(float), h);
+  };
+  std::uint64_t h = content_hash(nullptr, 0, conv_in.size());
+  for (std::size_t i = 1; i < conv_in.size(); ++i) h = add(h, conv_in[i]);
   if (c.bn != none) {
     const double eps = nodes[c.bn].attrs.get_float("epsilon", 1e-5);
-    const std::int64_t per = conv_in[1].numel() / g.oc;
-    folded_w.resize(static_cast<std::size_t>(conv_in[1].numel()));
-    folded_b.resize(static_cast<std::size_t>(g.oc));
-    for (std::int64_t o = 0; o < g.oc; ++o) {
-      const double s = static_cast<double>(bn_in[1][o]) / std::sqrt(static_cast<double>(bn_in[4][o]) + eps);
-      const double b = bias ? static_cast<double>(bias[o]) : 0.0;
-      folded_b[static_cast<std::size_t>(o)] =
-          static_cast<float>((b - static_cast<double>(bn_in[3][o])) * s + static_cast<double>(bn_in[2][o]));
-      for (std::int64_t i = 0; i < per; ++i)
-        folded_w[static_cast<std::size_t>(o * per + i)] = static_cast<float>(static_cast<double>(w[o * per + i]) * s);
-    }
-    w = folded_w.data();
-    bias = folded_b.data();
+    h = content_hash(&eps, sizeof eps, h);
+    for (std::size_t i = 1; i < 5; ++i) h = add(h, bn_in[i]);
   }
+  return h;
+}
+
+/// Runs the chain headed by conv node `conv`: conv_in are its inputs (x, w[, b]), bn_in the
+/// BatchNormalization's five inputs (ignored without one); writes out (the chain's output).
+/// With `keep`, the folded and transformed weights are taken from it when its key matches
+/// and (re)built into it otherwise; without, they are made for this call only.
+inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const ConvChain& c,
+                      const std::vector<Tensor<float>>& conv_in, const std::vector<Tensor<float>>& bn_in,
+                      Tensor<float>& out, PreparedChain* keep = nullptr) {
+  const Shape shapes[2] = {conv_in[0].shape(), conv_in[1].shape()};
+  const auto g = ops::detail_conv::geometry(nodes[conv], shapes);
+  PreparedChain local;
+  PreparedChain& p = keep ? *keep : local;
+  if (keep) {
+    const std::uint64_t key = chain_key(nodes, c, conv_in, bn_in);
+    if (!p.built || p.key != key) {
+      p = PreparedChain{};
+      p.key = key;
+    }
+  }
+  const float* w = conv_in[1].data();
+  const float* bias = conv_in.size() > 2 ? conv_in[2].data() : nullptr;
+  const std::int64_t per = conv_in[1].numel() / g.oc;
+  std::vector<double> scale;  // the BatchNormalization's per-channel factor
+  if (c.bn != none) {
+    const double eps = nodes[c.bn].attrs.get_float("epsilon", 1e-5);
+    scale.resize(static_cast<std::size_t>(g.oc));
+    for (std::int64_t o = 0; o < g.oc; ++o)
+      scale[static_cast<std::size_t>(o)] =
+          static_cast<double>(bn_in[1][o]) / std::sqrt(static_cast<double>(bn_in[4][o]) + eps);
+    if (!p.built) {
+      p.b.resize(static_cast<std::size_t>(g.oc));
+      for (std::int64_t o = 0; o < g.oc; ++o) {
+        const double b = bias ? static_cast<double>(bias[o]) : 0.0;
+        p.b[static_cast<std::size_t>(o)] = static_cast<float>(
+            (b - static_cast<double>(bn_in[3][o])) * scale[static_cast<std::size_t>(o)] + static_cast<double>(bn_in[2][o]));
+      }
+    }
+    bias = p.b.data();
+  }
+  p.built = true;
+  // The folded weights w' = w * s, in double and rounded once (into `into`).
+  auto fold = [&](std::vector<float>& into) {
+    into.resize(static_cast<std::size_t>(conv_in[1].numel()));
+    for (std::int64_t o = 0; o < g.oc; ++o) {
+      const double s = scale[static_cast<std::size_t>(o)];
+      for (std::int64_t i = 0; i < per; ++i)
+        into[static_cast<std::size_t>(o * per + i)] = static_cast<float>(static_cast<double>(w[o * per + i]) * s);
+    }
+  };
   kernels::ConvEpilogue ep;
   if (c.act != none) {
     const Node& act = nodes[c.act];
@@ -132,6 +192,21 @@ inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const Co
       ep.lo = static_cast<float>(act.attrs.get_float("min", -std::numeric_limits<double>::infinity()));
       ep.hi = static_cast<float>(act.attrs.get_float("max", std::numeric_limits<double>::infinity()));
     }
+  }
+  namespace kd = kernels::detail_conv;
+  if (keep && kernels::conv_winograd() && kd::winograd_applies(g)) {
+    if (p.u.empty()) {
+      std::vector<float> folded;
+      if (c.bn != none) fold(folded);
+      p.u.resize(static_cast<std::size_t>(kd::winograd_filter_floats(g)));
+      kd::winograd_prepare(g, c.bn != none ? folded.data() : w, p.u.data());
+    }
+    kd::winograd_forward_prepared(g, conv_in[0].data(), p.u.data(), bias, out.data(), ep);
+    return;
+  }
+  if (c.bn != none) {
+    if (p.w.empty()) fold(p.w);
+    w = p.w.data();
   }
   kernels::conv_forward(g, conv_in[0].data(), w, bias, out.data(), ep);
 }

@@ -52,6 +52,40 @@ inline void valid_range(std::int64_t off, std::int64_t stride, std::int64_t widt
   hi = std::max(lo, std::min(hi, out));
 }
 
+/// dst[i] = src[2 i] for i < n (Add: dst[i] += ...; with Scatter the reverse: src[2 i] +=
+/// dst[i]). The vector loop reads (and, scattering, rewrites) src[2 i .. 2 i + 31] only
+/// while 2 i + 32 <= readable; odd positions are rewritten unchanged (plus -0.0, the
+/// identity, -0.0 included).
+template <bool Scatter>
+inline void copy_stride2(float* dst, std::conditional_t<Scatter, float*, const float*> src, std::int64_t n,
+                         std::int64_t readable) {
+  std::int64_t i = 0;
+  vectorized([&]() HONE_INLINE_LAMBDA {
+    for (; i + 16 <= n && 2 * i + 32 <= readable; i += 16) {
+      const DwVec a = *reinterpret_cast<const DwVec*>(src + 2 * i);
+      const DwVec b = *reinterpret_cast<const DwVec*>(src + 2 * i + 16);
+      if constexpr (Scatter) {
+        const DwVec d = *reinterpret_cast<const DwVec*>(dst + i);
+        const DwVec nz = {-0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f,
+                          -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f};
+        *reinterpret_cast<DwVec*>(src + 2 * i) =
+            a + __builtin_shufflevector(d, nz, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        *reinterpret_cast<DwVec*>(src + 2 * i + 16) =
+            b + __builtin_shufflevector(d, nz, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      } else {
+        *reinterpret_cast<DwVec*>(dst + i) =
+            __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      }
+    }
+  });
+  for (; i < n; ++i) {
+    if constexpr (Scatter)
+      src[2 * i] += dst[i];
+    else
+      dst[i] = src[2 * i];
+  }
+}
+
 /// Lowers the group-grp channels of one image x (C, spatial) into col (C/g * K, out), rows
 /// ld apart: row (ci, tap) holds what each output position multiplies with w[., ci, tap], 0
 /// in the padding. With Scatter the reverse: col is added back into x (col2im).
@@ -81,12 +115,16 @@ void im2col(const ConvGeometry& g, std::int64_t grp, std::conditional_t<Scatter,
             if constexpr (Scatter) {
               if (sw == 1)
                 for (std::int64_t ow = lo; ow < hi; ++ow) in[ow] += out[ow];
+              else if (sw == 2)
+                copy_stride2<true>(out + lo, in + 2 * lo, hi - lo, W - off - 2 * lo);
               else
                 for (std::int64_t ow = lo; ow < hi; ++ow) in[ow * sw] += out[ow];
             } else {
               std::fill_n(out, lo, 0.0f);
               if (sw == 1)
                 std::memcpy(out + lo, in + lo, static_cast<std::size_t>(hi - lo) * sizeof(float));
+              else if (sw == 2)
+                copy_stride2<false>(out + lo, in + 2 * lo, hi - lo, W - off - 2 * lo);
               else
                 for (std::int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * sw];
               std::fill_n(out + hi, OW - hi, 0.0f);

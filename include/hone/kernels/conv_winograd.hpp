@@ -453,13 +453,29 @@ inline void winograd_run(const WinoShape& s, const float* x, const float* u, con
   });
 }
 
+/// Floats of the forward pass's transformed filters for g (36 planes of oc x c).
+inline std::int64_t winograd_filter_floats(const ConvGeometry& g) { return 36 * winograd_plane(g.oc * g.c); }
+
+/// u (winograd_filter_floats(g) floats) = the forward pass's transforms of the filters w,
+/// for winograd_forward_prepared: a caller whose weights do not change between calls
+/// (inference) transforms them once.
+inline void winograd_prepare(const ConvGeometry& g, const float* w, float* u) {
+  winograd_filters(w, g.oc, g.c, g.c * 9, 9, false, u);
+}
+
+/// winograd_forward with the filters transformed beforehand by winograd_prepare.
+inline void winograd_forward_prepared(const ConvGeometry& g, const float* x, const float* u, const float* bias,
+                                      float* y, const ConvEpilogue& ep) {
+  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  winograd_run(s, x, u, bias, y, ep, false);
+}
+
 /// conv_forward through Winograd (winograd_applies(g) must hold): y = act(conv + bias).
 inline void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
                              const ConvEpilogue& ep) {
-  float* u = winograd_filter_buffer(36 * winograd_plane(g.oc * g.c));
-  winograd_filters(w, g.oc, g.c, g.c * 9, 9, false, u);
-  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
-  winograd_run(s, x, u, bias, y, ep, false);
+  float* u = winograd_filter_buffer(winograd_filter_floats(g));
+  winograd_prepare(g, w, u);
+  winograd_forward_prepared(g, x, u, bias, y, ep);
 }
 
 /// dx += the data gradient of conv_forward given dy, through Winograd: the forward algorithm

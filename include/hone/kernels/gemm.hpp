@@ -101,13 +101,12 @@ inline void gemm_blocked(const GemmKernels& kern, Trans ta, Trans tb, std::int64
   const bool far_rows = ldb >= 2048 && k <= kern.kc;
   const bool pack_b = packed_b == nullptr && !(tb == Trans::No && m <= kern.mc && !far_rows);
   const bool pack_a = n > 2 * nr && ta == Trans::Yes;
-  const std::int64_t kc_step = gemm_kc(kern, k);
-  const std::int64_t kc_max = std::min(kc_step, k);
+  const std::int64_t kc_step = gemm_kc(kern, k);  // <= k (k > 0 here)
   float* a_buf = pack_a ? gemm_scratch(0, static_cast<std::size_t>(
-                                              round_up(std::min(m, kern.mc), mr) * kc_max))
+                                              round_up(std::min(m, kern.mc), mr) * kc_step))
                         : nullptr;
   float* b_buf = pack_b ? gemm_scratch(1, static_cast<std::size_t>(
-                                              round_up(std::min(n, kern.nc), nr) * kc_max))
+                                              round_up(std::min(n, kern.nc), nr) * kc_step))
                         : nullptr;
   auto a_at = [&](std::int64_t i, std::int64_t p) {
     return ta == Trans::No ? a + i * lda + p : a + p * lda + i;

@@ -5,10 +5,12 @@
 
 #include <algorithm>  // std::max
 #include <limits>     // -infinity
+#include <type_traits>  // the float vector path
 #include <vector>     // shapes and masks
 
 #include "hone/kernels/reference/pool.hpp"
 #include "hone/core/parallel.hpp"
+#include "hone/kernels/detail/vectorize.hpp"
 #include "hone/ops/op.hpp"
 
 namespace hone::ops {
@@ -83,30 +85,6 @@ void over_planes(const kernels::reference::PoolGeometry& g, F&& f) {
   });
 }
 
-/// 2-D max pooling (unit D axis) of `planes` planes, forward: writes y.
-template <class T>
-void maxpool_2d_forward(const kernels::reference::PoolGeometry& g, std::int64_t planes,
-                        const T* x, T* y) {
-  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  for (std::int64_t p = 0; p < planes; ++p) {
-    const T* xp = x + p * H * W;
-    for (std::int64_t oh = 0; oh < OH; ++oh)
-      for (std::int64_t ow = 0; ow < OW; ++ow) {
-        T best = -std::numeric_limits<T>::infinity();
-        for (std::int64_t kh = 0; kh < g.k[1]; ++kh) {
-          const std::int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-          if (ih < 0 || ih >= H) continue;
-          for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
-            const std::int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-            if (iw < 0 || iw >= W) continue;
-            best = std::max(best, xp[ih * W + iw]);  // as the reference: NaNs are skipped
-          }
-        }
-        y[(p * OH + oh) * OW + ow] = best;
-      }
-  }
-}
-
 /// The taps [lo, hi) of a window axis that fall inside the input: tap t reads
 /// o * stride - pad + t * dilation.
 inline void inside_taps(std::int64_t o, std::int64_t k, std::int64_t stride, std::int64_t pad,
@@ -117,6 +95,97 @@ inline void inside_taps(std::int64_t o, std::int64_t k, std::int64_t stride, std
   hi = k;
   while (lo < k && start + lo * dilation < 0) ++lo;
   while (hi > lo && start + (hi - 1) * dilation >= in) --hi;
+}
+
+typedef float PoolVec __attribute__((vector_size(64), aligned(4), may_alias));
+
+/// 16 window maxima of one output row, outputs ow .. ow + 15, whose taps all lie inside
+/// the row (see maxpool_2d_forward); column stride 1 or 2. For stride 2 the even floats of
+/// 32 are taken, or, where those 32 would pass the row's end, the odd floats of the 32
+/// starting one earlier (start >= 1 then).
+[[gnu::always_inline]] inline void maxpool_block16(const kernels::reference::PoolGeometry& g, const float* xp,
+                                                   std::int64_t row0, std::int64_t kh_lo, std::int64_t kh_hi,
+                                                   std::int64_t ow, float* out) {
+  const std::int64_t W = g.in[2], sw = g.stride[2];
+  PoolVec best;
+  for (int l = 0; l < 16; ++l) best[l] = -std::numeric_limits<float>::infinity();
+  for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh) {
+    const float* row = xp + (row0 + kh * g.dilation[1]) * W;
+    for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
+      const std::int64_t s0 = ow * sw - g.pad_begin[2] + kw * g.dilation[2];
+      PoolVec v;
+      if (sw == 1) {
+        v = *reinterpret_cast<const PoolVec*>(row + s0);
+      } else if (s0 + 31 <= W - 1) {
+        const PoolVec a = *reinterpret_cast<const PoolVec*>(row + s0), b = *reinterpret_cast<const PoolVec*>(row + s0 + 16);
+        v = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      } else {
+        const PoolVec a = *reinterpret_cast<const PoolVec*>(row + s0 - 1), b = *reinterpret_cast<const PoolVec*>(row + s0 + 15);
+        v = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      }
+      best = v > best ? v : best;  // as the reference's std::max(best, v): NaNs never taken
+    }
+  }
+  *reinterpret_cast<PoolVec*>(out) = best;
+}
+
+/// 2-D max pooling (unit D axis) of `planes` planes, forward: writes y. Each window's
+/// maximum is taken in the reference's tap order (rows, then columns) by `v > best`, so
+/// NaNs are skipped and of equal values (+0 and -0) the first stays: results equal the
+/// reference's bit for bit. For float with column stride 1 or 2, the columns whose taps
+/// all lie inside the row run 16 at a time (maxpool_block16; the last block may overlap
+/// the one before), the others one by one over their inside taps.
+template <class T>
+void maxpool_2d_forward(const kernels::reference::PoolGeometry& g, std::int64_t planes,
+                        const T* x, T* y) {
+  const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const std::int64_t sw = g.stride[2], pw = g.pad_begin[2], reach = (g.k[2] - 1) * g.dilation[2];
+  std::vector<std::int64_t> kw_lo(static_cast<std::size_t>(OW)), kw_hi(kw_lo.size());
+  for (std::int64_t ow = 0; ow < OW; ++ow)
+    inside_taps(ow, g.k[2], sw, pw, g.dilation[2], W, kw_lo[static_cast<std::size_t>(ow)],
+                kw_hi[static_cast<std::size_t>(ow)]);
+  // Vector columns [v0, v1): every tap inside the row; none when fewer than 16.
+  std::int64_t v0 = 0, v1 = 0;
+  if (std::is_same_v<T, float> && (sw == 1 || sw == 2) && W - 1 + pw - reach >= 0) {
+    v0 = (pw + sw - 1) / sw;
+    v1 = std::min(OW, (W - 1 + pw - reach) / sw + 1);
+    const std::int64_t s0 = v0 * sw - pw;  // stride 2 at s0 = 0 must be able to read 32 floats
+    if (v1 - v0 < 16 || (sw == 2 && s0 == 0 && s0 + 31 > W - 1)) v0 = v1 = 0;
+  }
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T* xp = x + p * H * W;
+    for (std::int64_t oh = 0; oh < OH; ++oh) {
+      std::int64_t kh_lo, kh_hi;
+      inside_taps(oh, g.k[1], g.stride[1], g.pad_begin[1], g.dilation[1], H, kh_lo, kh_hi);
+      const std::int64_t row0 = oh * g.stride[1] - g.pad_begin[1];
+      T* yr = y + (p * OH + oh) * OW;
+      auto one = [&](std::int64_t ow) {
+        const auto o = static_cast<std::size_t>(ow);
+        const std::int64_t col0 = ow * sw - pw;
+        T best = -std::numeric_limits<T>::infinity();
+        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh) {
+          const T* row = xp + (row0 + kh * g.dilation[1]) * W + col0;
+          for (std::int64_t kw = kw_lo[o]; kw < kw_hi[o]; ++kw) {
+            const T v = row[kw * g.dilation[2]];
+            best = v > best ? v : best;
+          }
+        }
+        yr[ow] = best;
+      };
+      for (std::int64_t ow = 0; ow < v0; ++ow) one(ow);
+      if constexpr (std::is_same_v<T, float>) {
+        if (v1 > v0)
+          kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
+            for (std::int64_t ow = v0;; ow += 16) {
+              const std::int64_t at = std::min(ow, v1 - 16);
+              maxpool_block16(g, xp, row0, kh_lo, kh_hi, at, yr + at);
+              if (at + 16 >= v1) break;
+            }
+          });
+      }
+      for (std::int64_t ow = std::max(v0, v1); ow < OW; ++ow) one(ow);
+    }
+  }
 }
 
 /// 2-D max pooling (unit D axis) of `planes` planes, backward: adds dy to dx at the first
