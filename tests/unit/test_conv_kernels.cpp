@@ -82,6 +82,9 @@ std::vector<Case> cases() {
       make("7x7 stride 2, 3 channels, wide rows (vector im2col)", 2, 3, 8, 1, A{1, 9, 77}, A{1, 7, 7}, A{1, 2, 2}, A{0, 3, 3}, A{0, 2, 3}, A{1, 1, 1}),
       make("3x3 stride 2 dilation 2, wide rows, asymmetric pads", 1, 5, 6, 1, A{1, 7, 70}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 2}, A{0, 0, 1}, A{1, 2, 2}),
       make("1-D stride 2, wide", 2, 4, 5, 1, A{1, 1, 100}, A{1, 1, 3}, A{1, 1, 2}, A{0, 0, 1}, A{0, 0, 0}, A{1, 1, 1}),
+      // One image whose output is larger than L2 (the epilogue pass reads it back).
+      make("1x1, one large image", 1, 16, 40, 1, A{1, 48, 48}, A{1, 1, 1}, A{1, 1, 1}, A{0, 0, 0}, A{0, 0, 0}, A{1, 1, 1}),
+      make("3x3 stride 2, one large image", 1, 5, 40, 1, A{1, 79, 88}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("one input channel, 8 outputs", 3, 1, 8, 1, A{1, 10, 10}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("1-D, stride 2", 2, 6, 7, 1, A{1, 1, 21}, A{1, 1, 5}, A{1, 1, 2}, A{0, 0, 2}, A{0, 0, 1}, A{1, 1, 1}),
       make("1-D depthwise", 2, 6, 6, 6, A{1, 1, 17}, A{1, 1, 3}, A{1, 1, 1}, A{0, 0, 1}, A{0, 0, 1}, A{1, 1, 1}),
