@@ -218,3 +218,27 @@ TEST_CASE("fusion: prepared weights are kept between forwards and rebuilt when p
   CHECK(kept.prepared_weight_bytes() == 0);
   hone::kernels::set_conv_winograd(winograd_was);
 }
+
+TEST_CASE("fusion: a chain whose Conv has no output channels gives an empty output", "[fusion][session]") {
+  // Zero-sized dimensions are legal shapes; the unfused ops give (N, 0, H, W), so must the
+  // chain, with or without a BatchNormalization and with the prepared weights kept or not.
+  for (const bool bn : {false, true})
+    for (const bool keep : {true, false}) {
+      Graph<float> g;
+      g.add_input("x", {1, 3, 8, 8}, true);
+      g.add_parameter("w", Tensor<float>({0, 3, 3, 3}));
+      g.add_node("Conv", {"x", "w"}, {"y"}, {}, "c");
+      std::string last = "y";
+      if (bn) {
+        for (const char* p : {"s", "b", "m", "v"}) g.add_parameter(p, Tensor<float>({0}));
+        g.add_node("BatchNormalization", {"y", "s", "b", "m", "v"}, {"n"}, {}, "bn");
+        last = "n";
+      }
+      g.add_node("Relu", {last}, {"z"}, {}, "r");
+      g.add_output("z");
+      Session<float> s(g, {.mode = Mode::inference, .profile = true, .keep_prepared_weights = keep});
+      const auto out = s.forward({Tensor<float>({2, 3, 8, 8}, 1.0f)});
+      CHECK(out[0].shape() == hone::Shape({2, 0, 6, 6}));
+      CHECK(profile_calls(s).count(bn ? "Conv+BatchNormalization+Relu" : "Conv+Relu") == 1);
+    }
+}

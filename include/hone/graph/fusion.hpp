@@ -154,7 +154,7 @@ inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const Co
   }
   const float* w = conv_in[1].data();
   const float* bias = conv_in.size() > 2 ? conv_in[2].data() : nullptr;
-  const std::int64_t per = conv_in[1].numel() / g.oc;
+  const std::int64_t per = g.oc > 0 ? conv_in[1].numel() / g.oc : 0;  // weights per output channel
   std::vector<double> scale;  // the BatchNormalization's per-channel factor
   if (c.bn != none) {
     const double eps = nodes[c.bn].attrs.get_float("epsilon", 1e-5);
