@@ -140,9 +140,29 @@ TEST_CASE("gemm: every ISA matches the reference across block boundaries", "[gem
           // place when it does not (a 1x1 convolution on a 56x56 plane, a 3x3 one)
           check_case({ta, tb, 24, 3136, 144, 1.f, 0.f}, seed++);
           check_case({ta, tb, 40, 2100, 333, 0.5f, 1.f, 7}, seed++);
+          // rows of A 4 KiB apart (lda 1024): with ta == No and the AVX-512 tile (12 rows),
+          // A is packed by rows; depth tails of 5 and (past KC) uneven blocks. lda 1536
+          // (6 rows per offset) stays in place.
+          check_case({ta, tb, 37, 100, 53, 1.f, 0.f, 1024 - 53}, seed++);
+          check_case({ta, tb, 29, 130, 700, 1.f, 0.5f, 1024 - 700}, seed++);
+          check_case({ta, tb, 25, 70, 40, -1.f, 1.f, 1536 - 40}, seed++);
+          check_case({ta, tb, 37, 100, 53, 1.f, 0.f, 1024 - 53}, seed++, /*packed=*/true);
         }
     }
   }
+}
+
+TEST_CASE("gemm: A is packed when the rows of a micro-panel share L1 sets", "[gemm]") {
+  using hone::kernels::detail::a_rows_alias;
+  // offsets r * lda * 4 bytes modulo 4 KiB, counted by hand; packed above 6 rows per line
+  CHECK(a_rows_alias(1024, 12));         // every row at offset 0
+  CHECK(a_rows_alias(3072, 12));         // 12 KiB: every row at offset 0
+  CHECK(a_rows_alias(1024, 7));          // 7 rows at offset 0
+  CHECK_FALSE(a_rows_alias(1024, 6));    // 6 rows at offset 0 fit an 8-way L1
+  CHECK_FALSE(a_rows_alias(4608, 12));   // 18 KiB: offsets 0 and 2 KiB, 6 rows each
+  CHECK_FALSE(a_rows_alias(1040, 12));   // 4160 bytes: 64 bytes further each row
+  CHECK_FALSE(a_rows_alias(1028, 12));   // 4112 bytes: 3 lines, 4 rows each
+  CHECK_FALSE(a_rows_alias(576, 12));    // 2304 bytes: 12 distinct offsets
 }
 
 TEST_CASE("gemm: results are bit-identical for 1 and 2 threads", "[gemm]") {

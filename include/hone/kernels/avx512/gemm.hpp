@@ -102,11 +102,6 @@ HONE_TARGET_AVX512 inline void gemm_tile(int rows, int cols, std::int64_t k, con
   }
 }
 
-HONE_TARGET_AVX512 inline void gemm_pack_a(Trans ta, std::int64_t mc, std::int64_t kc,
-                                           const float* a, std::int64_t lda, float* out) {
-  detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
-}
-
 // The unmasked forms of these shuffles pass _mm512_undefined_ps() through, which GCC 12
 // reports as -Wmaybe-uninitialized in user code; the all-ones zero-masked forms compile to
 // the same instructions without the warning.
@@ -165,6 +160,34 @@ HONE_TARGET_AVX512 inline void pack_b_transposed_panel(std::int64_t kc, std::int
         _mm512_storeu_ps(out + (p0 + p) * gemm_nr + 16 * half, block[p]);
     }
   }
+}
+
+// op(A) = A row-major packed 12 rows x 16 depths at a time: 12 row loads (4 zero rows), a
+// register transpose and one 12-float store per depth. out is the panel (kc x 12).
+HONE_TARGET_AVX512 inline void pack_a_rows_panel(std::int64_t kc, std::int64_t rows,
+                                                 const float* a, std::int64_t lda, float* out) {
+  __m512 block[16];
+  for (int r = gemm_mr; r < 16; ++r) block[r] = _mm512_setzero_ps();
+  for (std::int64_t p0 = 0; p0 < kc; p0 += 16) {
+    const std::int64_t depth = std::min<std::int64_t>(16, kc - p0);
+    const __mmask16 load_mask = __mmask16((1u << depth) - 1u);
+    for (int r = 0; r < gemm_mr; ++r)
+      block[r] = r < rows ? _mm512_maskz_loadu_ps(load_mask, a + r * lda + p0) : _mm512_setzero_ps();
+    transpose16x16(block);
+    for (std::int64_t p = 0; p < depth; ++p)
+      _mm512_mask_storeu_ps(out + (p0 + p) * gemm_mr, __mmask16((1u << gemm_mr) - 1u), block[p]);
+  }
+}
+
+HONE_TARGET_AVX512 inline void gemm_pack_a(Trans ta, std::int64_t mc, std::int64_t kc,
+                                           const float* a, std::int64_t lda, float* out) {
+  if (ta == Trans::Yes) {
+    detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
+    return;
+  }
+  for (std::int64_t i0 = 0; i0 < mc; i0 += gemm_mr)
+    pack_a_rows_panel(kc, std::min<std::int64_t>(gemm_mr, mc - i0), a + i0 * lda, lda,
+                      out + i0 * kc);
 }
 
 HONE_TARGET_AVX512 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t nc,
