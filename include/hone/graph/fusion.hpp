@@ -18,6 +18,7 @@
 #include <cstddef>  // std::size_t
 #include <cstdint>  // std::uint64_t keys
 #include <limits>   // infinity
+#include <optional>  // a prepared chain's key
 #include <string>   // op names
 #include <vector>   // chains
 
@@ -107,8 +108,7 @@ inline std::string chain_name(const std::vector<Node>& nodes, const ConvChain& c
 /// shapes; a forward whose key differs rebuilds them, so weights changed in place between
 /// calls are picked up.
 struct PreparedChain {
-  std::uint64_t key = 0;
-  bool built = false;
+  std::optional<std::uint64_t> key;  // empty until first made
   std::vector<float> w, b;  // folded weights and bias (empty: the Conv's own, or not needed)
   std::vector<float> u;     // the Winograd transforms of the (folded) weights, or empty
   std::int64_t bytes() const {
@@ -147,7 +147,7 @@ inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const Co
   PreparedChain& p = keep ? *keep : local;
   if (keep) {
     const std::uint64_t key = chain_key(nodes, c, conv_in, bn_in);
-    if (!p.built || p.key != key) {
+    if (p.key != key) {
       p = PreparedChain{};
       p.key = key;
     }
@@ -155,29 +155,37 @@ inline void run_chain(const std::vector<Node>& nodes, std::size_t conv, const Co
   const float* w = conv_in[1].data();
   const float* bias = conv_in.size() > 2 ? conv_in[2].data() : nullptr;
   const std::int64_t per = g.oc > 0 ? conv_in[1].numel() / g.oc : 0;  // weights per output channel
-  std::vector<double> scale;  // the BatchNormalization's per-channel factor
+  // The BatchNormalization's per-channel factor, computed only when something is folded
+  // (not on a forward that finds everything kept).
+  std::vector<double> scale;
+  auto bn_scale = [&]() -> const std::vector<double>& {
+    if (scale.empty()) {
+      const double eps = nodes[c.bn].attrs.get_float("epsilon", 1e-5);
+      scale.resize(static_cast<std::size_t>(g.oc));
+      for (std::int64_t o = 0; o < g.oc; ++o)
+        scale[static_cast<std::size_t>(o)] =
+            static_cast<double>(bn_in[1][o]) / std::sqrt(static_cast<double>(bn_in[4][o]) + eps);
+    }
+    return scale;
+  };
   if (c.bn != none) {
-    const double eps = nodes[c.bn].attrs.get_float("epsilon", 1e-5);
-    scale.resize(static_cast<std::size_t>(g.oc));
-    for (std::int64_t o = 0; o < g.oc; ++o)
-      scale[static_cast<std::size_t>(o)] =
-          static_cast<double>(bn_in[1][o]) / std::sqrt(static_cast<double>(bn_in[4][o]) + eps);
-    if (!p.built) {
+    if (p.b.size() != static_cast<std::size_t>(g.oc)) {
+      const std::vector<double>& sc = bn_scale();
       p.b.resize(static_cast<std::size_t>(g.oc));
       for (std::int64_t o = 0; o < g.oc; ++o) {
         const double b = bias ? static_cast<double>(bias[o]) : 0.0;
         p.b[static_cast<std::size_t>(o)] = static_cast<float>(
-            (b - static_cast<double>(bn_in[3][o])) * scale[static_cast<std::size_t>(o)] + static_cast<double>(bn_in[2][o]));
+            (b - static_cast<double>(bn_in[3][o])) * sc[static_cast<std::size_t>(o)] + static_cast<double>(bn_in[2][o]));
       }
     }
     bias = p.b.data();
   }
-  p.built = true;
   // The folded weights w' = w * s, in double and rounded once (into `into`).
   auto fold = [&](std::vector<float>& into) {
+    const std::vector<double>& sc = bn_scale();
     into.resize(static_cast<std::size_t>(conv_in[1].numel()));
     for (std::int64_t o = 0; o < g.oc; ++o) {
-      const double s = scale[static_cast<std::size_t>(o)];
+      const double s = sc[static_cast<std::size_t>(o)];
       for (std::int64_t i = 0; i < per; ++i)
         into[static_cast<std::size_t>(o * per + i)] = static_cast<float>(static_cast<double>(w[o * per + i]) * s);
     }

@@ -69,12 +69,12 @@ inline void copy_stride2(float* dst, std::conditional_t<Scatter, float*, const f
         const DwVec nz = {-0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f,
                           -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f};
         *reinterpret_cast<DwVec*>(src + 2 * i) =
-            a + __builtin_shufflevector(d, nz, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            a + __builtin_shufflevector(d, nz, HONE_VEC16_ZIP_LO);
         *reinterpret_cast<DwVec*>(src + 2 * i + 16) =
-            b + __builtin_shufflevector(d, nz, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            b + __builtin_shufflevector(d, nz, HONE_VEC16_ZIP_HI);
       } else {
         *reinterpret_cast<DwVec*>(dst + i) =
-            __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            __builtin_shufflevector(a, b, HONE_VEC16_EVENS);
       }
     }
   });

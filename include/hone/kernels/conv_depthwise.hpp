@@ -71,9 +71,8 @@ inline void finish_rows(const ConvEpilogue& ep, float* p, std::int64_t rows, std
   vectorized([&]() HONE_INLINE_LAMBDA { finish_rows_body(ep, p, rows, n, n, add); });
 }
 
-/// 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones (whatever the trampoline
-/// compiles for). may_alias and 4-byte aligned: loaded from and stored to any float.
-typedef float DwVec __attribute__((vector_size(64), aligned(4), may_alias));
+/// 16 floats (see detail::Vec16).
+using DwVec = detail::Vec16;
 
 inline constexpr std::int64_t kDwLanes = 16;  // output columns per block
 inline constexpr std::int64_t kDwRows = 4;    // output rows per block

@@ -165,39 +165,30 @@ typedef int WinoMask __attribute__((vector_size(64)));
   for (; k < n; ++k) dst[k] = src[k];
 }
 
-#define HONE_WINO_EVENS 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define HONE_WINO_ODDS 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
-#define HONE_WINO_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define HONE_WINO_ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-
 /// The 64 floats at src split by position mod 4: float 4 l + ph to dst[ph * ps + l].
 [[gnu::always_inline]] inline void wino_split4(const float* src, float* dst, std::int64_t ps) {
   const DwVec a = *reinterpret_cast<const DwVec*>(src), b = *reinterpret_cast<const DwVec*>(src + 16);
   const DwVec c = *reinterpret_cast<const DwVec*>(src + 32), d = *reinterpret_cast<const DwVec*>(src + 48);
-  const DwVec e1 = __builtin_shufflevector(a, b, HONE_WINO_EVENS), o1 = __builtin_shufflevector(a, b, HONE_WINO_ODDS);
-  const DwVec e2 = __builtin_shufflevector(c, d, HONE_WINO_EVENS), o2 = __builtin_shufflevector(c, d, HONE_WINO_ODDS);
-  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, e2, HONE_WINO_EVENS);
-  *reinterpret_cast<DwVec*>(dst + ps) = __builtin_shufflevector(o1, o2, HONE_WINO_EVENS);
-  *reinterpret_cast<DwVec*>(dst + 2 * ps) = __builtin_shufflevector(e1, e2, HONE_WINO_ODDS);
-  *reinterpret_cast<DwVec*>(dst + 3 * ps) = __builtin_shufflevector(o1, o2, HONE_WINO_ODDS);
+  const DwVec e1 = __builtin_shufflevector(a, b, HONE_VEC16_EVENS), o1 = __builtin_shufflevector(a, b, HONE_VEC16_ODDS);
+  const DwVec e2 = __builtin_shufflevector(c, d, HONE_VEC16_EVENS), o2 = __builtin_shufflevector(c, d, HONE_VEC16_ODDS);
+  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, e2, HONE_VEC16_EVENS);
+  *reinterpret_cast<DwVec*>(dst + ps) = __builtin_shufflevector(o1, o2, HONE_VEC16_EVENS);
+  *reinterpret_cast<DwVec*>(dst + 2 * ps) = __builtin_shufflevector(e1, e2, HONE_VEC16_ODDS);
+  *reinterpret_cast<DwVec*>(dst + 3 * ps) = __builtin_shufflevector(o1, o2, HONE_VEC16_ODDS);
 }
 
 /// The inverse: src[ph * ps + l] to float 4 l + ph of the 64 at dst.
 [[gnu::always_inline]] inline void wino_join4(const float* src, std::int64_t ps, float* dst) {
   const DwVec p0 = *reinterpret_cast<const DwVec*>(src), p1 = *reinterpret_cast<const DwVec*>(src + ps);
   const DwVec p2 = *reinterpret_cast<const DwVec*>(src + 2 * ps), p3 = *reinterpret_cast<const DwVec*>(src + 3 * ps);
-  const DwVec e1 = __builtin_shufflevector(p0, p2, HONE_WINO_ZIP_LO), e2 = __builtin_shufflevector(p0, p2, HONE_WINO_ZIP_HI);
-  const DwVec o1 = __builtin_shufflevector(p1, p3, HONE_WINO_ZIP_LO), o2 = __builtin_shufflevector(p1, p3, HONE_WINO_ZIP_HI);
-  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, o1, HONE_WINO_ZIP_LO);
-  *reinterpret_cast<DwVec*>(dst + 16) = __builtin_shufflevector(e1, o1, HONE_WINO_ZIP_HI);
-  *reinterpret_cast<DwVec*>(dst + 32) = __builtin_shufflevector(e2, o2, HONE_WINO_ZIP_LO);
-  *reinterpret_cast<DwVec*>(dst + 48) = __builtin_shufflevector(e2, o2, HONE_WINO_ZIP_HI);
+  const DwVec e1 = __builtin_shufflevector(p0, p2, HONE_VEC16_ZIP_LO), e2 = __builtin_shufflevector(p0, p2, HONE_VEC16_ZIP_HI);
+  const DwVec o1 = __builtin_shufflevector(p1, p3, HONE_VEC16_ZIP_LO), o2 = __builtin_shufflevector(p1, p3, HONE_VEC16_ZIP_HI);
+  *reinterpret_cast<DwVec*>(dst) = __builtin_shufflevector(e1, o1, HONE_VEC16_ZIP_LO);
+  *reinterpret_cast<DwVec*>(dst + 16) = __builtin_shufflevector(e1, o1, HONE_VEC16_ZIP_HI);
+  *reinterpret_cast<DwVec*>(dst + 32) = __builtin_shufflevector(e2, o2, HONE_VEC16_ZIP_LO);
+  *reinterpret_cast<DwVec*>(dst + 48) = __builtin_shufflevector(e2, o2, HONE_VEC16_ZIP_HI);
 }
 
-#undef HONE_WINO_EVENS
-#undef HONE_WINO_ODDS
-#undef HONE_WINO_ZIP_LO
-#undef HONE_WINO_ZIP_HI
 
 /// Floats from one of the 36 planes of a rows x cols matrix to the next: one cache line
 /// more than its size (see winograd_run).

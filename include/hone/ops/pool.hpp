@@ -97,7 +97,7 @@ inline void inside_taps(std::int64_t o, std::int64_t k, std::int64_t stride, std
   while (hi > lo && start + (hi - 1) * dilation >= in) --hi;
 }
 
-typedef float PoolVec __attribute__((vector_size(64), aligned(4), may_alias));
+using PoolVec = kernels::detail::Vec16;  // 16 floats
 
 /// 16 window maxima of one output row, outputs ow .. ow + 15, whose taps all lie inside
 /// the row (see maxpool_2d_forward); column stride 1 or 2. For stride 2 the even floats of
@@ -118,10 +118,10 @@ typedef float PoolVec __attribute__((vector_size(64), aligned(4), may_alias));
         v = *reinterpret_cast<const PoolVec*>(row + s0);
       } else if (s0 + 31 <= W - 1) {
         const PoolVec a = *reinterpret_cast<const PoolVec*>(row + s0), b = *reinterpret_cast<const PoolVec*>(row + s0 + 16);
-        v = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        v = __builtin_shufflevector(a, b, HONE_VEC16_EVENS);
       } else {
         const PoolVec a = *reinterpret_cast<const PoolVec*>(row + s0 - 1), b = *reinterpret_cast<const PoolVec*>(row + s0 + 15);
-        v = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        v = __builtin_shufflevector(a, b, HONE_VEC16_ODDS);
       }
       best = v > best ? v : best;  // as the reference's std::max(best, v): NaNs never taken
     }
