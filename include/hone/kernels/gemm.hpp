@@ -4,7 +4,9 @@
 // NR-wide panels, and a register-blocked micro-kernel (AVX-512 12x32, AVX2 6x16, scalar
 // 4x16, chosen at run time by cpu::active_isa()) computes MR x NR tiles of C. A is read in
 // place when it is not transposed (its rows are already contiguous in k; measured faster
-// than packing on the conv-as-GEMM shapes) and packed in MC x KC blocks when it is. B is
+// than packing on the conv-as-GEMM shapes) unless the rows of a micro-panel crowd into a
+// few L1 sets (a_rows_alias: lda a multiple of 1024 floats, say), and packed in MC x KC
+// blocks when it is transposed. B is
 // read in place when it is not transposed, A fits one block (small-batch layers) and B's
 // rows are close together, and packed with in-register 16x16 transposes when it is
 // transposed.
