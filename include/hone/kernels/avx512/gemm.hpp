@@ -7,7 +7,7 @@
 
 #include <immintrin.h>  // AVX-512 intrinsics (usable in target("avx512f") functions)
 
-#include <algorithm>  // std::min
+#include <algorithm>  // std::min, std::clamp
 #include <cstdint>    // std::int64_t
 
 #include "hone/kernels/detail/gemm_common.hpp"
@@ -139,43 +139,23 @@ HONE_TARGET_AVX512 inline void transpose16x16(__m512 row[16]) {
 #undef HONE_SHUFFLE
 #undef HONE_SHUFFLE128
 
-// op(B) = B^T packed 16x16 block by block: stored row j0+c of B holds column c of the
-// panel, contiguous in p, so each block is 16 row loads, a register transpose and 16
-// stores. out is the panel (kc x 32, k-major); cols <= 32.
-HONE_TARGET_AVX512 inline void pack_b_transposed_panel(std::int64_t kc, std::int64_t cols,
-                                                       const float* b, std::int64_t ldb,
-                                                       float* out) {
+// Packs `lines` (<= 16) source lines of kc floats (line i at src + i * ld) transposed, 16
+// depths at a time: 16 masked line loads (lines past `lines` are zero), a register
+// transpose, then depth p's `width` (<= 16) values to out + p * out_ld. Used for B^T
+// (lines = columns of the panel) and for row-major A (lines = rows of the panel).
+HONE_TARGET_AVX512 inline void pack_lines_transposed(std::int64_t kc, std::int64_t lines,
+                                                     const float* src, std::int64_t ld,
+                                                     float* out, std::int64_t out_ld, int width) {
+  const __mmask16 store_mask = __mmask16((1u << width) - 1u);
   __m512 block[16];
   for (std::int64_t p0 = 0; p0 < kc; p0 += 16) {
     const std::int64_t depth = std::min<std::int64_t>(16, kc - p0);
     const __mmask16 load_mask = __mmask16((1u << depth) - 1u);
-    for (int half = 0; half < 2; ++half) {
-      for (int c = 0; c < 16; ++c) {
-        const std::int64_t col = 16 * half + c;
-        block[c] = col < cols ? _mm512_maskz_loadu_ps(load_mask, b + col * ldb + p0)
-                              : _mm512_setzero_ps();
-      }
-      transpose16x16(block);
-      for (std::int64_t p = 0; p < depth; ++p)
-        _mm512_storeu_ps(out + (p0 + p) * gemm_nr + 16 * half, block[p]);
-    }
-  }
-}
-
-// op(A) = A row-major packed 12 rows x 16 depths at a time: 12 row loads (4 zero rows), a
-// register transpose and one 12-float store per depth. out is the panel (kc x 12).
-HONE_TARGET_AVX512 inline void pack_a_rows_panel(std::int64_t kc, std::int64_t rows,
-                                                 const float* a, std::int64_t lda, float* out) {
-  __m512 block[16];
-  for (int r = gemm_mr; r < 16; ++r) block[r] = _mm512_setzero_ps();
-  for (std::int64_t p0 = 0; p0 < kc; p0 += 16) {
-    const std::int64_t depth = std::min<std::int64_t>(16, kc - p0);
-    const __mmask16 load_mask = __mmask16((1u << depth) - 1u);
-    for (int r = 0; r < gemm_mr; ++r)
-      block[r] = r < rows ? _mm512_maskz_loadu_ps(load_mask, a + r * lda + p0) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; ++i)
+      block[i] = i < lines ? _mm512_maskz_loadu_ps(load_mask, src + i * ld + p0) : _mm512_setzero_ps();
     transpose16x16(block);
     for (std::int64_t p = 0; p < depth; ++p)
-      _mm512_mask_storeu_ps(out + (p0 + p) * gemm_mr, __mmask16((1u << gemm_mr) - 1u), block[p]);
+      _mm512_mask_storeu_ps(out + (p0 + p) * out_ld, store_mask, block[p]);
   }
 }
 
@@ -185,9 +165,10 @@ HONE_TARGET_AVX512 inline void gemm_pack_a(Trans ta, std::int64_t mc, std::int64
     detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
     return;
   }
+  // row-major A: 12 rows per panel, each 16 x 16 block stored 12 floats per depth
   for (std::int64_t i0 = 0; i0 < mc; i0 += gemm_mr)
-    pack_a_rows_panel(kc, std::min<std::int64_t>(gemm_mr, mc - i0), a + i0 * lda, lda,
-                      out + i0 * kc);
+    pack_lines_transposed(kc, std::min<std::int64_t>(gemm_mr, mc - i0), a + i0 * lda, lda,
+                          out + i0 * kc, gemm_mr, gemm_mr);
 }
 
 HONE_TARGET_AVX512 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t nc,
@@ -196,9 +177,14 @@ HONE_TARGET_AVX512 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64
     detail::pack_b_generic<gemm_nr>(tb, kc, nc, b, ldb, out);
     return;
   }
+  // B^T: stored row j of B is column j of op(B); a 32-column panel is two 16-line halves
+  // (a half past nc packs zeros, as the generic packer does)
   for (std::int64_t j0 = 0; j0 < nc; j0 += gemm_nr)
-    pack_b_transposed_panel(kc, std::min<std::int64_t>(gemm_nr, nc - j0), b + j0 * ldb, ldb,
-                            out + j0 * kc);
+    for (std::int64_t half = 0; half < gemm_nr; half += 16) {
+      const std::int64_t lines = std::clamp<std::int64_t>(nc - j0 - half, 0, 16);
+      pack_lines_transposed(kc, lines, lines > 0 ? b + (j0 + half) * ldb : b, ldb,
+                            out + j0 * kc + half, gemm_nr, 16);
+    }
 }
 
 // Blocking, chosen by measurement on Zen (bench/compare-gemm): an A micro-panel (12 x 320,
