@@ -189,7 +189,6 @@ typedef int WinoMask __attribute__((vector_size(64)));
   *reinterpret_cast<DwVec*>(dst + 48) = __builtin_shufflevector(e2, o2, HONE_VEC16_ZIP_HI);
 }
 
-
 /// Floats from one of the 36 planes of a rows x cols matrix to the next: one cache line
 /// more than its size (see winograd_run).
 inline std::int64_t winograd_plane(std::int64_t size) { return size + 16; }

@@ -6,10 +6,9 @@
 // place when it is not transposed (its rows are already contiguous in k; measured faster
 // than packing on the conv-as-GEMM shapes) unless the rows of a micro-panel crowd into a
 // few L1 sets (a_rows_alias: lda a multiple of 1024 floats, say), and packed in MC x KC
-// blocks when it is transposed. B is
-// read in place when it is not transposed, A fits one block (small-batch layers) and B's
-// rows are close together, and packed with in-register 16x16 transposes when it is
-// transposed.
+// blocks when it is transposed. B is read in place when it is not transposed, A fits one
+// block (small-batch layers) and B's rows are close together, and packed with in-register
+// 16x16 transposes when it is transposed.
 //
 // Threads: C is split into a grid of rectangles, one per thread, each a multiple of the
 // micro-tile, and each thread runs the blocked algorithm on its rectangle. Every element of
@@ -98,14 +97,10 @@ struct PackedBView {
 /// lost 5 %.
 constexpr bool a_rows_alias(std::int64_t lda, std::int64_t mr) {
   constexpr std::int64_t period = 4096 / sizeof(float), line = 64 / sizeof(float);
-  std::int64_t worst = 0;
-  for (std::int64_t r = 0; r < mr; ++r) {
-    std::int64_t same = 0;
-    for (std::int64_t q = 0; q < mr; ++q)
-      same += (r * lda % period) / line == (q * lda % period) / line;
-    worst = std::max(worst, same);
-  }
-  return worst > 6;
+  int rows_at[period / line] = {};  // rows per 64-byte line of the 4 KiB period
+  for (std::int64_t r = 0; r < mr; ++r)
+    if (++rows_at[r * lda % period / line] > 6) return true;
+  return false;
 }
 
 // The single-threaded blocked GEMM on one rectangle of C. a points at op(A)(0,0), b at
