@@ -108,7 +108,25 @@ HONE_TARGET_AVX2 inline void gemm_tile(int rows, int cols, std::int64_t k, const
 
 HONE_TARGET_AVX2 inline void gemm_pack_a(Trans ta, std::int64_t mc, std::int64_t kc,
                                          const float* a, std::int64_t lda, float* out) {
-  detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
+  if (ta == Trans::No) {
+    detail::pack_a_generic<gemm_mr>(ta, mc, kc, a, lda, out);
+    return;
+  }
+  // op(A)(i, p) = a[p*lda + i]: one masked 6-float load per panel and depth, stored row by
+  // stored row (the generic loop copied them one float at a time), written as 4 + 2 floats
+  // (a masked store, vmaskmovps, is microcoded on AMD cores: 2.5x slower on the wgrad shapes)
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const float* src = a + p * lda;
+    if (p + detail::pack_prefetch_rows < kc)
+      detail::prefetch_span(src + detail::pack_prefetch_rows * lda, mc);
+    for (std::int64_t i0 = 0; i0 < mc; i0 += gemm_mr) {
+      const int rows = static_cast<int>(std::min<std::int64_t>(gemm_mr, mc - i0));
+      const __m256 v = _mm256_maskload_ps(src + i0, tail_mask(rows));
+      float* dst = out + i0 * kc + p * gemm_mr;
+      _mm_storeu_ps(dst, _mm256_castps256_ps128(v));
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(v, 1));
+    }
+  }
 }
 
 HONE_TARGET_AVX2 inline void gemm_pack_b(Trans tb, std::int64_t kc, std::int64_t nc,

@@ -9,6 +9,7 @@
 
 #include <algorithm>  // std::min
 #include <cstdint>    // std::int64_t
+#include <xmmintrin.h>  // _mm_prefetch
 
 #include "hone/core/cpu.hpp"
 #include "hone/kernels/trans.hpp"
@@ -45,6 +46,18 @@ struct GemmKernels {
   GemmPackBFn pack_b;
   bool ir_outer = false;  // loop order inside a block: false = B micro-panel outer
 };
+
+/// How many stored rows ahead the packers of a transposed A prefetch: they read a short
+/// span of each row and jump lda floats, a pattern the hardware prefetchers miss.
+inline constexpr std::int64_t pack_prefetch_rows = 8;
+
+/// Requests the cache lines of floats [p, p + count) into L1.
+inline void prefetch_span(const float* p, std::int64_t count) {
+  const char* first = reinterpret_cast<const char*>(p);
+  const char* last = reinterpret_cast<const char*>(p + count - 1);
+  for (const char* line = first; line <= last; line += 64) _mm_prefetch(line, _MM_HINT_T0);
+  _mm_prefetch(last, _MM_HINT_T0);
+}
 
 // The generic packers. Each ISA wraps them in a function compiled for that ISA, so the
 // compiler vectorises the copies with the ISA's instructions.
