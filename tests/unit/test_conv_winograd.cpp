@@ -208,6 +208,10 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
       {"many tile rows: several blocks", make(9, 32, 24, 14, 14, {1, 1, 1, 1})},
       {"output smaller than a tile", make(2, 16, 16, 3, 4, {0, 0, 0, 0})},
       {"exactly 16 tiles a row, left padding 2", make(1, 16, 16, 5, 64, {1, 2, 1, 0})},
+      // Few tiles: split by output channels (winograd_run_split), 32 per task and a partial
+      // last task both ways (70 = 32 + 32 + 6 forward, 40 = 32 + 8 for the data gradient).
+      {"7x7, few tiles: split by output channels", make(2, 40, 70, 7, 7, {1, 1, 1, 1})},
+      {"few tiles, asymmetric padding: split", make(1, 33, 48, 6, 11, {2, 0, 1, 2})},
   };
   namespace ref = hone::kernels::reference;
   for (const Case& cs : cases) {
@@ -271,6 +275,34 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
         for (auto& v : dw_mag2) v *= 2;
         check(dw, dw_twice, dw_mag2, dw_terms + 1 + kTransformTerms, "backward-weight accumulated " + where);
       }
+  }
+}
+
+TEST_CASE("conv winograd: few tiles are split by output channels, prepared filters too", "[conv][winograd]") {
+  hone_test::ConvGuard guard(true);
+  namespace kd = hone::kernels::detail_conv;
+  hone::Generator gen(29);
+  const ConvGeometry g = make(2, 40, 70, 7, 7, {1, 1, 1, 1});
+  const kd::WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  const kd::WinoShape back{g.n, g.oc, g.c, g.out[1], g.out[2], g.in[1], g.in[2], 1, 1};
+  const ConvGeometry big = make(32, 40, 70, 28, 28, {1, 1, 1, 1});
+  const kd::WinoShape many{big.n, big.c, big.oc, 28, 28, 28, 28, 1, 1};
+  const auto x = random(g.n * g.c * g.in_size(), gen), w = random(g.oc * g.c * 9, gen), b = random(g.oc, gen);
+  std::vector<double> y_ref(static_cast<std::size_t>(g.n * g.oc * g.out_size()));
+  hone::kernels::reference::conv_forward(g, widen(x).data(), widen(w).data(), widen(b).data(), y_ref.data());
+  double scale = 0;
+  for (double v : y_ref) scale = std::max(scale, std::fabs(v));
+  for (std::size_t threads : {1u, 2u}) {
+    hone::set_num_threads(threads);
+    CHECK(kd::winograd_split(s));
+    CHECK(kd::winograd_split(back));
+    CHECK_FALSE(kd::winograd_split(many));  // 32 x 7 x 7 tiles: blocks of tile rows
+    std::vector<float> u(static_cast<std::size_t>(kd::winograd_filter_floats(g))), y(y_ref.size(), std::nanf(""));
+    kd::winograd_prepare(g, w.data(), u.data());
+    kd::winograd_forward_prepared(g, x.data(), u.data(), b.data(), y.data(), hone::kernels::ConvEpilogue{});
+    double err = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) err = std::max(err, std::fabs(double(y[i]) - y_ref[i]));
+    CHECK(err <= 1e-4 * scale);  // (NaNs would fail: the comparison is false)
   }
 }
 

@@ -16,7 +16,10 @@
 //   V  the input tiles of a block of tile rows, transformed (36, C, tiles + 16), per thread.
 //   M  the GEMM results (36, OC, tiles + 16), transformed back into y.
 // The work is split into blocks of whole tile rows (a tile row: one image, 4 output rows);
-// each block is one task of the pool, with its GEMMs single-threaded inside it. The weight
+// each block is one task of the pool, with its GEMMs single-threaded inside it. Where that
+// would leave each thread 32 tiles or fewer (7x7 planes at small batches), the work is split
+// by output channels instead (winograd_run_split): V of all tiles once, then per task 32
+// output channels' filters transformed, their 36 GEMMs and output transform. The weight
 // gradient instead accumulates dU[xi] (OC, C) += dM[xi] V[xi]^T over blocks of up to 32 MiB,
 // dM = A dY A^T, and ends with dw += G^T dU G (winograd_backward_weights).
 //
@@ -361,85 +364,161 @@ inline void wino_dy(const WinoShape& s, const WinoTiles& t, const float* dy, std
   });
 }
 
+/// y (channels [o0, o1)) = act(M + bias) (accumulate false) or y += M (accumulate true, no
+/// bias or act), after the output transform A^T M A of the tiles of tile rows [u0, u1):
+/// M (36 planes mplane apart) holds channel o's tiles at (o - o0) * ld. work:
+/// WinoTiles::work() floats of this thread's.
+inline void wino_output(const WinoShape& s, const WinoTiles& t, const float* m, std::int64_t mplane, std::int64_t ld,
+                        std::int64_t u0, std::int64_t u1, std::int64_t o0, std::int64_t o1, const float* bias,
+                        float* y, const ConvEpilogue& ep, bool accumulate, float* work) {
+  const std::int64_t th_count = t.th, tw_count = t.tw, osz = s.oh * s.ow;
+  float* rbuf = work + 12 * t.lp + 12 * t.lq;
+  float* ybuf = rbuf + 6 * 64;
+  float* obuf = ybuf + 16 * 16;
+  vectorized([&]() HONE_INLINE_LAMBDA {
+    for (std::int64_t unit = u0; unit < u1; ++unit) {
+      const std::int64_t b = unit / th_count, th = unit % th_count, t0 = (unit - u0) * tw_count;
+      const std::int64_t rows = std::min<std::int64_t>(4, s.oh - 4 * th);
+      for (std::int64_t o = o0; o < o1; ++o) {
+        const float add = bias ? bias[o] : 0.0f;
+        for (std::int64_t tw = 0; tw < tw_count; tw += 16) {
+          // A^T along each row i of the transformed tile into rbuf[i][qq], then down the
+          // columns into ybuf[pp][qq]: output (pp, qq) of 16 tiles.
+          for (std::int64_t i = 0; i < 6; ++i)
+            wino_at(m + i * 6 * mplane + (o - o0) * ld + t0 + tw, mplane, rbuf + i * 64, 16);
+          for (std::int64_t qq = 0; qq < 4; ++qq) wino_at(rbuf + qq * 16, 64, ybuf + qq * 16, 64);
+          const std::int64_t cols = std::min<std::int64_t>(64, s.ow - 4 * tw);
+          for (std::int64_t pp = 0; pp < rows; ++pp) {
+            wino_join4(ybuf + pp * 64, 16, obuf);  // output row 4 th + pp, columns 4 tw ...
+            float* yr = y + (b * s.oc + o) * osz + (4 * th + pp) * s.ow + 4 * tw;
+            // 16 columns at a time: the loads match the stores of wino_join4.
+            for (std::int64_t col = 0; col < cols; col += 16) {
+              const std::int64_t n = std::min<std::int64_t>(16, cols - col);
+              float* out = yr + col;
+              DwVec val = *reinterpret_cast<const DwVec*>(obuf + col);
+              if (!accumulate) {
+                val += add;
+                if (ep.kind == ConvEpilogue::relu) val = (DwVec)((WinoMask)val & (WinoMask)(val > 0.0f));
+              }
+              if (n == 16 && ep.kind != ConvEpilogue::clip) {
+                if (accumulate) val += *reinterpret_cast<const DwVec*>(out);
+                *reinterpret_cast<DwVec*>(out) = val;
+                continue;
+              }
+              *reinterpret_cast<DwVec*>(obuf + col) = val;
+              for (std::int64_t l = 0; l < n; ++l) {
+                if (accumulate)
+                  out[l] += obuf[col + l];
+                else if (ep.kind == ConvEpilogue::clip)
+                  out[l] = std::min(std::max(obuf[col + l], ep.lo), ep.hi);
+                else
+                  out[l] = obuf[col + l];
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 /// y = act(conv(x, u) + bias) (accumulate false) or y += conv(x, u) (accumulate true, no bias
 /// or act), u the transformed filters (36, oc, c).
 inline void winograd_run(const WinoShape& s, const float* x, const float* u, const float* bias, float* y,
                          const ConvEpilogue& ep, bool accumulate) {
   const WinoTiles t(s);
-  const std::int64_t th_count = t.th, tw_count = t.tw;
-  const std::int64_t units = s.n * th_count;  // tile rows
+  const std::int64_t units = s.n * t.th;  // tile rows
   // Tiles per block: V and M together about 256 KiB but at least 64 tiles (for the GEMMs),
   // at least one tile row, and enough blocks for every thread. Measured on ResNet-18's
   // layers at batch 32 (budgets 256 KiB to 16 MiB, minimums 16 to 128 tiles).
   const std::int64_t per_tile = 36 * (s.c + s.oc) * 4;
   const std::int64_t want = std::max<std::int64_t>(64, (std::int64_t{256} << 10) / per_tile);
   const auto threads = static_cast<std::int64_t>(get_num_threads());
-  std::int64_t per_block = std::max<std::int64_t>(1, want / tw_count);
+  std::int64_t per_block = std::max<std::int64_t>(1, want / t.tw);
   per_block = std::min(per_block, (units + threads - 1) / threads);
   const std::int64_t blocks = (units + per_block - 1) / per_block;
-  const std::int64_t osz = s.oh * s.ow;
   parallel_run(static_cast<std::size_t>(blocks), [&](std::size_t blk) {
     const std::int64_t u0 = static_cast<std::int64_t>(blk) * per_block, u1 = std::min(units, u0 + per_block);
-    const std::int64_t tiles = (u1 - u0) * tw_count, ld = tiles + 16;
+    const std::int64_t tiles = (u1 - u0) * t.tw, ld = tiles + 16;
     // The 36 planes of V and of M one cache line more than their size apart: a multiple of
     // 4 KiB apart, the transforms' 36 streams would all map to the same L1 set.
     const std::int64_t vplane = s.c * ld + 16, mplane = s.oc * ld + 16;
     float* v = scratch(0, 36 * vplane);
     float* m = scratch(1, 36 * mplane);
-    // work: the input transform's space, then the output transform's stages rbuf, ybuf, obuf.
+    // work: the input transform's space, then the output transform's stages.
     float* work = scratch(2, t.work());
-    float* rbuf = work + 12 * t.lp + 12 * t.lq;
-    float* ybuf = rbuf + 6 * 64;
-    float* obuf = ybuf + 16 * 16;
     wino_input(s, t, x, u0, u1, 0, s.c, v, vplane, ld, work);
     for (std::int64_t xi = 0; xi < 36; ++xi)
       hone::gemm(Trans::No, Trans::No, s.oc, tiles, s.c, 1.0f, u + xi * winograd_plane(s.oc * s.c), s.c, v + xi * vplane, ld,
                  0.0f, m + xi * mplane, ld);
-    vectorized([&]() HONE_INLINE_LAMBDA {
-      for (std::int64_t unit = u0; unit < u1; ++unit) {
-        const std::int64_t b = unit / th_count, th = unit % th_count, t0 = (unit - u0) * tw_count;
-        const std::int64_t rows = std::min<std::int64_t>(4, s.oh - 4 * th);
-        for (std::int64_t o = 0; o < s.oc; ++o) {
-          const float add = bias ? bias[o] : 0.0f;
-          for (std::int64_t tw = 0; tw < tw_count; tw += 16) {
-            // A^T along each row i of the transformed tile into rbuf[i][qq], then down the
-            // columns into ybuf[pp][qq]: output (pp, qq) of 16 tiles.
-            for (std::int64_t i = 0; i < 6; ++i)
-              wino_at(m + i * 6 * mplane + o * ld + t0 + tw, mplane, rbuf + i * 64, 16);
-            for (std::int64_t qq = 0; qq < 4; ++qq) wino_at(rbuf + qq * 16, 64, ybuf + qq * 16, 64);
-            const std::int64_t cols = std::min<std::int64_t>(64, s.ow - 4 * tw);
-            for (std::int64_t pp = 0; pp < rows; ++pp) {
-              wino_join4(ybuf + pp * 64, 16, obuf);  // output row 4 th + pp, columns 4 tw ...
-              float* yr = y + (b * s.oc + o) * osz + (4 * th + pp) * s.ow + 4 * tw;
-              // 16 columns at a time: the loads match the stores of wino_join4.
-              for (std::int64_t col = 0; col < cols; col += 16) {
-                const std::int64_t n = std::min<std::int64_t>(16, cols - col);
-                float* out = yr + col;
-                DwVec val = *reinterpret_cast<const DwVec*>(obuf + col);
-                if (!accumulate) {
-                  val += add;
-                  if (ep.kind == ConvEpilogue::relu) val = (DwVec)((WinoMask)val & (WinoMask)(val > 0.0f));
-                }
-                if (n == 16 && ep.kind != ConvEpilogue::clip) {
-                  if (accumulate) val += *reinterpret_cast<const DwVec*>(out);
-                  *reinterpret_cast<DwVec*>(out) = val;
-                  continue;
-                }
-                *reinterpret_cast<DwVec*>(obuf + col) = val;
-                for (std::int64_t l = 0; l < n; ++l) {
-                  if (accumulate)
-                    out[l] += obuf[col + l];
-                  else if (ep.kind == ConvEpilogue::clip)
-                    out[l] = std::min(std::max(obuf[col + l], ep.lo), ep.hi);
-                  else
-                    out[l] = obuf[col + l];
-                }
-              }
-            }
-          }
-        }
-      }
-    });
+    wino_output(s, t, m, mplane, ld, u0, u1, 0, s.oc, bias, y, ep, accumulate, work);
+  });
+}
+
+/// Where winograd_run_split finds the transformed filters of output channels [o0, o1): in u
+/// (36 planes of (oc, c), winograd_plane(oc * c) apart), transformed beforehand, or, when u
+/// is null, transformed from the raw filters (w, rs, cs, flip as for winograd_filters).
+struct WinoFilters {
+  const float* u = nullptr;
+  const float* w = nullptr;
+  std::int64_t rs = 0, cs = 0;
+  bool flip = false;
+};
+
+/// The most tiles per thread for which winograd_run_split takes the convolution.
+inline constexpr std::int64_t kWinoSplitTiles = 32;
+
+/// Whether winograd_run would give each thread at most kWinoSplitTiles tiles (small planes:
+/// ResNet-18's 7x7 layers at batch 8 or 16). Every block would stream all of U (36 oc c
+/// floats, 36 MiB at 512 channels) through its GEMMs for those few tiles, after the filter
+/// transform wrote U to memory. Measured (Zen 4, 3x3 512 -> 512 @7, forward, ms, blocked
+/// against split): batch 8, 2 threads 22.4 / 9.3 and 15.9 / 8.4; batch 8, 1 thread
+/// 20.7 / 13.5 and 26.6 / 17.5; batch 16, 2 threads 22.2 / 15.8. At 64 tiles per thread it
+/// went either way (batch 32: 37.2 / 45.6 and 34.5 / 33.3; 256 @14 batch 8: 11.1 / 9.6),
+/// so those stay blocked.
+inline bool winograd_split(const WinoShape& s) {
+  const WinoTiles t(s);
+  const auto threads = static_cast<std::int64_t>(get_num_threads());
+  const std::int64_t per_thread = (s.n * t.th + threads - 1) / threads * t.tw;
+  return per_thread <= kWinoSplitTiles && s.oc >= 32;
+}
+
+/// winograd_run split by output channels instead of tiles: V of every tile is transformed
+/// once (in parallel over input channels), then each task takes 32 output channels: their
+/// filters transformed (or found in f.u), 36 GEMMs over all tiles, and the output transform.
+/// U never exists whole, and each filter is read by one task.
+inline void winograd_run_split(const WinoShape& s, const float* x, const WinoFilters& f, const float* bias, float* y,
+                               const ConvEpilogue& ep, bool accumulate) {
+  const WinoTiles t(s);
+  const std::int64_t units = s.n * t.th, tiles = units * t.tw, ld = tiles + 16;
+  const std::int64_t vplane = s.c * ld + 16;
+  float* v = scratch(0, 36 * vplane);  // the calling thread's; the tasks only read it
+  const std::int64_t ctasks = (s.c + 7) / 8;
+  parallel_run(static_cast<std::size_t>(ctasks), [&](std::size_t task) {
+    const auto c0 = 8 * static_cast<std::int64_t>(task);
+    wino_input(s, t, x, 0, units, c0, std::min(s.c, c0 + 8), v, vplane, ld, scratch(2, t.work()));
+  });
+  constexpr std::int64_t chunk = 32;
+  const std::int64_t otasks = (s.oc + chunk - 1) / chunk;
+  parallel_run(static_cast<std::size_t>(otasks), [&](std::size_t task) {
+    const std::int64_t o0 = chunk * static_cast<std::int64_t>(task), o1 = std::min(s.oc, o0 + chunk), rows = o1 - o0;
+    const float* u;
+    std::int64_t uplane;
+    if (f.u) {
+      u = f.u + o0 * s.c;
+      uplane = winograd_plane(s.oc * s.c);
+    } else {
+      float* buf = scratch(3, 36 * winograd_plane(rows * s.c));
+      winograd_filters(f.w + o0 * f.rs, rows, s.c, f.rs, f.cs, f.flip, buf);  // (serial in a task)
+      u = buf;
+      uplane = winograd_plane(rows * s.c);
+    }
+    const std::int64_t mplane = rows * ld + 16;
+    float* m = scratch(1, 36 * mplane);
+    for (std::int64_t xi = 0; xi < 36; ++xi)
+      hone::gemm(Trans::No, Trans::No, rows, tiles, s.c, 1.0f, u + xi * uplane, s.c, v + xi * vplane, ld, 0.0f,
+                 m + xi * mplane, ld);
+    wino_output(s, t, m, mplane, ld, 0, units, o0, o1, bias, y, ep, accumulate, scratch(2, t.work()));
   });
 }
 
@@ -457,23 +536,30 @@ inline void winograd_prepare(const ConvGeometry& g, const float* w, float* u) {
 inline void winograd_forward_prepared(const ConvGeometry& g, const float* x, const float* u, const float* bias,
                                       float* y, const ConvEpilogue& ep) {
   const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  if (winograd_split(s)) return winograd_run_split(s, x, WinoFilters{.u = u}, bias, y, ep, false);
   winograd_run(s, x, u, bias, y, ep, false);
 }
 
 /// conv_forward through Winograd (winograd_applies(g) must hold): y = act(conv + bias).
 inline void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
                              const ConvEpilogue& ep) {
+  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  if (winograd_split(s))
+    return winograd_run_split(s, x, WinoFilters{.w = w, .rs = g.c * 9, .cs = 9}, bias, y, ep, false);
   float* u = winograd_filter_buffer(winograd_filter_floats(g));
   winograd_prepare(g, w, u);
-  winograd_forward_prepared(g, x, u, bias, y, ep);
+  winograd_run(s, x, u, bias, y, ep, false);
 }
 
 /// dx += the data gradient of conv_forward given dy, through Winograd: the forward algorithm
 /// on dy with each filter flipped and input and output channels swapped, begin padding 2 - p.
 inline void winograd_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  const WinoShape s{g.n, g.oc, g.c, g.out[1], g.out[2], g.in[1], g.in[2], 2 - g.pad_begin[1], 2 - g.pad_begin[2]};
+  if (winograd_split(s))
+    return winograd_run_split(s, dy, WinoFilters{.w = w, .rs = 9, .cs = g.c * 9, .flip = true}, nullptr, dx,
+                              ConvEpilogue{}, true);
   float* u = winograd_filter_buffer(36 * winograd_plane(g.oc * g.c));
   winograd_filters(w, g.c, g.oc, 9, g.c * 9, true, u);
-  const WinoShape s{g.n, g.oc, g.c, g.out[1], g.out[2], g.in[1], g.in[2], 2 - g.pad_begin[1], 2 - g.pad_begin[2]};
   winograd_run(s, dy, u, nullptr, dx, ConvEpilogue{}, true);
 }
 
