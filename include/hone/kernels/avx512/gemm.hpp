@@ -27,9 +27,9 @@ enum class AReads { packed, rows, columns };
 
 // Software prefetch of an A read in place (see AReads), which the hardware prefetchers
 // miss: a row of a micro-panel is a few lines long (k = 128: 8 lines) and a transposed A
-// steps a whole lda per k step, across pages. Measured on Zen 4, 1 thread, GFLOP/s without -> with:
-// rows (each step requests one row's line 32 floats ahead, the rows in turn): conv as GEMM
-// 6272x256x128 74.6 -> 84.1, 25088x64x576 82.1 -> 93.1, 6272x128x1152 82.8 -> 91.1;
+// steps a whole lda per k step, across pages. Measured on Zen 4, 1 thread, GFLOP/s without
+// -> with. rows (each step requests one row's line 32 floats ahead, the rows in turn): conv
+// as GEMM 6272x256x128 74.6 -> 84.1, 25088x64x576 82.1 -> 93.1, 6272x128x1152 82.8 -> 91.1.
 // columns (each step requests the values gemm_prefetch_a_steps steps ahead): wgrad
 // 576x64x25088 TN 66-74 -> 84-98 (16, 32 or 64 steps within noise).
 inline constexpr int gemm_prefetch_a_steps = 32;
