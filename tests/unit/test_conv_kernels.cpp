@@ -77,6 +77,8 @@ std::vector<Case> cases() {
       make("depthwise 3x3 stride 2, 16 channels (channel-blocked)", 3, 16, 16, 16, A{1, 14, 13}, A{1, 3, 3}, A{1, 2, 2}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       make("depthwise 5x3 dilation 2, asymmetric pads (channel-blocked)", 1, 48, 48, 48, A{1, 11, 27}, A{1, 5, 3}, A{1, 1, 2}, A{0, 3, 0}, A{0, 1, 2}, A{1, 2, 2}),
       make("depthwise 3x3, 16 channels, 2x3 plane (channel-blocked)", 2, 16, 16, 16, A{1, 2, 3}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
+      // Forward column-vectorised (rows over 56 columns, stride 1), backward channel-blocked.
+      make("depthwise 3x3 pad 1, 32 channels, 5x61 plane", 1, 32, 32, 32, A{1, 5, 61}, A{1, 3, 3}, A{1, 1, 1}, A{0, 1, 1}, A{0, 1, 1}, A{1, 1, 1}),
       // Stride 2 with 16 or more output columns: im2col / col2im gather and scatter 16
       // columns per vector (copy_stride2), then one by one up to the row's end.
       make("7x7 stride 2, 3 channels, wide rows (vector im2col)", 2, 3, 8, 1, A{1, 9, 77}, A{1, 7, 7}, A{1, 2, 2}, A{0, 3, 3}, A{0, 2, 3}, A{1, 1, 1}),

@@ -10,7 +10,9 @@
 //   - 2-D 3x3 convolutions with stride 1 and at least 16 channels in and out: Winograd
 //     F(4x4, 3x3) for all three passes (kernels/conv_winograd.hpp).
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
-//     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops).
+//     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops);
+//     on small planes with channels a multiple of 16, kernels/conv_depthwise_blocked.hpp
+//     (16 channels per vector).
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
 // oracle every path here is tested against (tests/unit/test_conv_kernels.cpp, tests/unit/test_conv_winograd.cpp).
 #pragma once
@@ -23,6 +25,7 @@
 
 #include "hone/core/parallel.hpp"
 #include "hone/kernels/conv_depthwise.hpp"
+#include "hone/kernels/conv_depthwise_blocked.hpp"
 #include "hone/kernels/conv_winograd.hpp"
 #include "hone/kernels/detail/scratch.hpp"
 #include "hone/kernels/gemm.hpp"
@@ -205,7 +208,7 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
                          float* y, const ConvEpilogue& ep = {}) {
   using namespace detail_conv;
   if (depthwise(g))
-    return dw_channel_blocked(g) ? depthwise_forward_blocked(g, x, w, bias, y, ep)
+    return dw_channel_blocked(g, false) ? depthwise_forward_blocked(g, x, w, bias, y, ep)
                                  : depthwise_forward(g, x, w, bias, y, ep);
   if (conv_winograd() && winograd_applies(g)) return winograd_forward(g, x, w, bias, y, ep);
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
@@ -250,7 +253,9 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
                           float* dx, float* dw) {
   using namespace detail_conv;
   if (!dx && !dw) return;
-  if (depthwise(g)) return depthwise_backward(g, dy, x, w, dx, dw);
+  if (depthwise(g))
+    return dw_channel_blocked(g, true) ? depthwise_backward_blocked(g, dy, x, w, dx, dw)
+                                 : depthwise_backward(g, dy, x, w, dx, dw);
   if (conv_winograd() && winograd_applies(g)) {
     if (dx) winograd_backward_data(g, dy, w, dx);
     if (dw) winograd_backward_weights(g, dy, x, dw);
