@@ -88,6 +88,11 @@ struct WinoShape {
   std::int64_t n, c, oc, h, w, oh, ow, pt, pl;
 };
 
+/// The forward convolution of g (x -> y) as a WinoShape.
+inline WinoShape wino_forward_shape(const ConvGeometry& g) {
+  return {g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+}
+
 /// The 1-D transforms work memory to memory, 16 lanes at a time: they load DwVec values
 /// into named locals and store the results. No vector is passed by value (its ABI would
 /// depend on the caller's ISA) or by reference (clang's ASan build mis-aligns referenced
@@ -467,6 +472,9 @@ struct WinoFilters {
 
 /// The most tiles per thread for which winograd_run_split takes the convolution.
 inline constexpr std::int64_t kWinoSplitTiles = 32;
+/// Output channels per task of winograd_run_split (chunks of 64 or 128 were slower on
+/// ResNet-18's 512 @7 layers at batch 8); it needs at least one whole chunk.
+inline constexpr std::int64_t kWinoSplitChannels = 32;
 
 /// Whether winograd_run would give each thread at most kWinoSplitTiles tiles (small planes:
 /// ResNet-18's 7x7 layers at batch 8 or 16). Every block would stream all of U (36 oc c
@@ -480,13 +488,13 @@ inline bool winograd_split(const WinoShape& s) {
   const WinoTiles t(s);
   const auto threads = static_cast<std::int64_t>(get_num_threads());
   const std::int64_t per_thread = (s.n * t.th + threads - 1) / threads * t.tw;
-  return per_thread <= kWinoSplitTiles && s.oc >= 32;
+  return per_thread <= kWinoSplitTiles && s.oc >= kWinoSplitChannels;
 }
 
 /// winograd_run split by output channels instead of tiles: V of every tile is transformed
-/// once (in parallel over input channels), then each task takes 32 output channels: their
-/// filters transformed (or found in f.u), 36 GEMMs over all tiles, and the output transform.
-/// U never exists whole, and each filter is read by one task.
+/// once (in parallel over input channels), then each task takes kWinoSplitChannels output
+/// channels: their filters transformed (or found in f.u), 36 GEMMs over all tiles, and the
+/// output transform. U never exists whole, and each filter is read by one task.
 inline void winograd_run_split(const WinoShape& s, const float* x, const WinoFilters& f, const float* bias, float* y,
                                const ConvEpilogue& ep, bool accumulate) {
   const WinoTiles t(s);
@@ -498,7 +506,7 @@ inline void winograd_run_split(const WinoShape& s, const float* x, const WinoFil
     const auto c0 = 8 * static_cast<std::int64_t>(task);
     wino_input(s, t, x, 0, units, c0, std::min(s.c, c0 + 8), v, vplane, ld, scratch(2, t.work()));
   });
-  constexpr std::int64_t chunk = 32;
+  constexpr std::int64_t chunk = kWinoSplitChannels;
   const std::int64_t otasks = (s.oc + chunk - 1) / chunk;
   parallel_run(static_cast<std::size_t>(otasks), [&](std::size_t task) {
     const std::int64_t o0 = chunk * static_cast<std::int64_t>(task), o1 = std::min(s.oc, o0 + chunk), rows = o1 - o0;
@@ -535,7 +543,7 @@ inline void winograd_prepare(const ConvGeometry& g, const float* w, float* u) {
 /// winograd_forward with the filters transformed beforehand by winograd_prepare.
 inline void winograd_forward_prepared(const ConvGeometry& g, const float* x, const float* u, const float* bias,
                                       float* y, const ConvEpilogue& ep) {
-  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  const WinoShape s = wino_forward_shape(g);
   if (winograd_split(s)) return winograd_run_split(s, x, WinoFilters{.u = u}, bias, y, ep, false);
   winograd_run(s, x, u, bias, y, ep, false);
 }
@@ -543,7 +551,7 @@ inline void winograd_forward_prepared(const ConvGeometry& g, const float* x, con
 /// conv_forward through Winograd (winograd_applies(g) must hold): y = act(conv + bias).
 inline void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y,
                              const ConvEpilogue& ep) {
-  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  const WinoShape s = wino_forward_shape(g);
   if (winograd_split(s))
     return winograd_run_split(s, x, WinoFilters{.w = w, .rs = g.c * 9, .cs = 9}, bias, y, ep, false);
   float* u = winograd_filter_buffer(winograd_filter_floats(g));
@@ -592,7 +600,7 @@ inline void winograd_filter_gradients(const float* du, std::int64_t plane, std::
 /// dw += G^T dU G.
 /// Blocks do not depend on the thread count, and neither do the results.
 inline void winograd_backward_weights(const ConvGeometry& g, const float* dy, const float* x, float* dw) {
-  const WinoShape s{g.n, g.c, g.oc, g.in[1], g.in[2], g.out[1], g.out[2], g.pad_begin[1], g.pad_begin[2]};
+  const WinoShape s = wino_forward_shape(g);
   const WinoTiles t(s);
   const std::int64_t units = s.n * t.th;
   // V and dM of a block together at most 32 MiB: each block reads and writes all of dU
