@@ -24,6 +24,7 @@
 
 #include <algorithm>  // std::fill_n, std::min, std::max
 #include <cstdint>    // std::int64_t
+#include <type_traits> // std::conditional_t
 #include <vector>     // tap offsets
 
 #include "hone/core/parallel.hpp"
@@ -203,74 +204,49 @@ template <class Finish>
   }
 }
 
-/// acc[tap] (16 floats each) += dy[p] * buf[window(p) + tap] over the output positions p
-/// in order, dy[p] at dy + ((oh + r0) * cols + c0 + ow) * 16. Taps > 0: the kernel has that
-/// many taps and the sums stay in registers; 0: any.
-template <int Taps>
-[[gnu::always_inline]] inline void dw_blocked_weights(const DwBlocked& B, const float* buf, const float* dy,
-                                                      std::int64_t cols, std::int64_t r0, std::int64_t c0,
-                                                      float* acc) {
+/// For every output position p in order, with g = dy[p] (at dy + ((oh + r0) * cols + c0 +
+/// ow) * 16) and every tap, v[tap] being 16 floats per tap:
+///   Scatter = false  v[tap] += g * buf[window(p) + tap]   (the weight gradient's sums)
+///   Scatter = true   buf[window(p) + tap] += v[tap] * g   (the data gradient, v the weights)
+/// Taps > 0: the kernel has that many taps and v stays in registers; 0: any.
+template <int Taps, bool Scatter>
+[[gnu::always_inline]] inline void dw_blocked_dy_taps(const DwBlocked& B,
+                                                      std::conditional_t<Scatter, float*, const float*> buf,
+                                                      const float* dy, std::int64_t cols, std::int64_t r0,
+                                                      std::int64_t c0,
+                                                      std::conditional_t<Scatter, const float*, float*> v) {
   constexpr int kMax = Taps > 0 ? Taps : 1;
+  const std::int64_t taps = Taps > 0 ? Taps : B.taps;
   const std::int64_t* off = B.tap_off.data();
+  DwVec r[kMax];  // Taps > 0: v in registers
+  std::int64_t o[kMax];
   if constexpr (Taps > 0) {
-    DwVec s[kMax];
-    std::int64_t o[kMax];
 #pragma GCC unroll 32
     for (int t = 0; t < Taps; ++t) {
-      s[t] = *reinterpret_cast<const DwVec*>(acc + t * kDwLanes);
+      r[t] = *reinterpret_cast<const DwVec*>(v + t * kDwLanes);
       o[t] = off[t];
     }
-    for (std::int64_t oh = 0; oh < B.OH; ++oh)
-      for (std::int64_t ow = 0; ow < B.OW; ++ow) {
-        const DwVec g = *reinterpret_cast<const DwVec*>(dy + ((oh + r0) * cols + c0 + ow) * kDwLanes);
-        const float* base = buf + B.window(oh, ow);
-#pragma GCC unroll 32
-        for (int t = 0; t < Taps; ++t) s[t] += g * *reinterpret_cast<const DwVec*>(base + o[t]);
-      }
-#pragma GCC unroll 32
-    for (int t = 0; t < Taps; ++t) *reinterpret_cast<DwVec*>(acc + t * kDwLanes) = s[t];
-  } else {
-    for (std::int64_t oh = 0; oh < B.OH; ++oh)
-      for (std::int64_t ow = 0; ow < B.OW; ++ow) {
-        const DwVec g = *reinterpret_cast<const DwVec*>(dy + ((oh + r0) * cols + c0 + ow) * kDwLanes);
-        const float* base = buf + B.window(oh, ow);
-        for (std::int64_t t = 0; t < B.taps; ++t)
-          *reinterpret_cast<DwVec*>(acc + t * kDwLanes) += g * *reinterpret_cast<const DwVec*>(base + off[t]);
-      }
+    off = o;
   }
-}
-
-/// buf[window(p) + tap] += wv[tap] * dy[p] for every output position p (dy dense, OH x OW
-/// positions) and tap. Taps as for dw_blocked_weights.
-template <int Taps>
-[[gnu::always_inline]] inline void dw_blocked_scatter(const DwBlocked& B, const float* dy, const float* wv,
-                                                      float* buf) {
-  constexpr int kMax = Taps > 0 ? Taps : 1;
-  const std::int64_t* off = B.tap_off.data();
-  if constexpr (Taps > 0) {
-    DwVec wl[kMax];
-    std::int64_t o[kMax];
+  for (std::int64_t oh = 0; oh < B.OH; ++oh)
+    for (std::int64_t ow = 0; ow < B.OW; ++ow) {
+      const DwVec g = *reinterpret_cast<const DwVec*>(dy + ((oh + r0) * cols + c0 + ow) * kDwLanes);
+      auto* base = buf + B.window(oh, ow);
 #pragma GCC unroll 32
-    for (int t = 0; t < Taps; ++t) {
-      wl[t] = *reinterpret_cast<const DwVec*>(wv + t * kDwLanes);
-      o[t] = off[t];
+      for (std::int64_t t = 0; t < taps; ++t) {
+        if constexpr (Taps > 0 && Scatter)
+          *reinterpret_cast<DwVec*>(base + off[t]) += r[t] * g;
+        else if constexpr (Taps > 0)
+          r[t] += g * *reinterpret_cast<const DwVec*>(base + off[t]);
+        else if constexpr (Scatter)
+          *reinterpret_cast<DwVec*>(base + off[t]) += *reinterpret_cast<const DwVec*>(v + t * kDwLanes) * g;
+        else
+          *reinterpret_cast<DwVec*>(v + t * kDwLanes) += g * *reinterpret_cast<const DwVec*>(base + off[t]);
+      }
     }
-    for (std::int64_t oh = 0; oh < B.OH; ++oh)
-      for (std::int64_t ow = 0; ow < B.OW; ++ow) {
-        const DwVec g = *reinterpret_cast<const DwVec*>(dy + (oh * B.OW + ow) * kDwLanes);
-        float* base = buf + B.window(oh, ow);
+  if constexpr (Taps > 0 && !Scatter)
 #pragma GCC unroll 32
-        for (int t = 0; t < Taps; ++t) *reinterpret_cast<DwVec*>(base + o[t]) += wl[t] * g;
-      }
-  } else {
-    for (std::int64_t oh = 0; oh < B.OH; ++oh)
-      for (std::int64_t ow = 0; ow < B.OW; ++ow) {
-        const DwVec g = *reinterpret_cast<const DwVec*>(dy + (oh * B.OW + ow) * kDwLanes);
-        float* base = buf + B.window(oh, ow);
-        for (std::int64_t t = 0; t < B.taps; ++t)
-          *reinterpret_cast<DwVec*>(base + off[t]) += *reinterpret_cast<const DwVec*>(wv + t * kDwLanes) * g;
-      }
-  }
+    for (int t = 0; t < Taps; ++t) *reinterpret_cast<DwVec*>(v + t * kDwLanes) = r[t];
 }
 
 /// Forward: y = act(bias + the convolution), per image and block of 16 channels.
@@ -341,9 +317,9 @@ inline void depthwise_backward_blocked(const reference::ConvGeometry& g, const f
           if (dw) {
             dw_interleave(x + (n * g.c + c0) * isz, isz, B.H, B.W, xbuf, B.cols, B.ph, B.pw, stage, tr);
             if (taps == 9)
-              dw_blocked_weights<9>(B, xbuf, dyb, dy_cols, dy_r0, dy_c0, acc);
+              dw_blocked_dy_taps<9, false>(B, xbuf, dyb, dy_cols, dy_r0, dy_c0, acc);
             else
-              dw_blocked_weights<0>(B, xbuf, dyb, dy_cols, dy_r0, dy_c0, acc);
+              dw_blocked_dy_taps<0, false>(B, xbuf, dyb, dy_cols, dy_r0, dy_c0, acc);
           }
           if (!dx) continue;
           float* dxp = dx + (n * g.c + c0) * isz;
@@ -355,9 +331,9 @@ inline void depthwise_backward_blocked(const reference::ConvGeometry& g, const f
           } else {
             std::fill_n(dxb, B.size(), 0.0f);
             if (taps == 9)
-              dw_blocked_scatter<9>(B, dyb, wv, dxb);
+              dw_blocked_dy_taps<9, true>(B, dxb, dyb, B.OW, 0, 0, wv);
             else
-              dw_blocked_scatter<0>(B, dyb, wv, dxb);
+              dw_blocked_dy_taps<0, true>(B, dxb, dyb, B.OW, 0, 0, wv);
             dw_deinterleave<true>(dxb, B.cols, B.ph, B.pw, B.H, B.W, dxp, isz, stage, tr);
           }
         }

@@ -177,8 +177,8 @@ void forward(ForwardArgs<T>& a) {
   const double count = static_cast<double>(l.n * l.inner);
   const T* xp = x.data();
   T* yp = a.outputs[0].data();
-  // Channels are independent: parallel over them. Sums in double (8 partial sums, so the
-  // compiler can vectorise them); the output is x * a + b with a, b rounded to T once.
+  // Channels are independent: parallel over them. Sums in double (8 partial sums in one
+  // vector, see detail_stats); the output is x * a + b with a, b rounded to T once.
   parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
    kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
