@@ -58,6 +58,8 @@ std::vector<Case> cases() {
       make("3x3 stride 2 asymmetric pads", 2, 7, 19, 1, A{1, 10, 9}, A{1, 3, 3}, A{1, 2, 2}, A{0, 0, 1}, A{0, 2, 0}, A{1, 1, 1}),
       make("3x3 dilation 2", 2, 4, 6, 1, A{1, 12, 10}, A{1, 3, 3}, A{1, 1, 1}, A{0, 2, 2}, A{0, 2, 2}, A{1, 2, 2}),
       make("7x7 stride 2 first layer, 3 channels", 2, 3, 16, 1, A{1, 23, 21}, A{1, 7, 7}, A{1, 2, 2}, A{0, 3, 3}, A{0, 3, 3}, A{1, 1, 1}),
+      // 147 x 2250 lowered floats, over kIm2colBand: lowered 19 + 19 + 12 output rows at a time.
+      make("7x7 stride 2, 3 channels, lowered in bands of rows", 2, 3, 5, 1, A{1, 100, 90}, A{1, 7, 7}, A{1, 2, 2}, A{0, 3, 3}, A{0, 3, 3}, A{1, 1, 1}),
       make("1x1 pointwise", 3, 33, 18, 1, A{1, 7, 5}, A{1, 1, 1}, A{1, 1, 1}, A{0, 0, 0}, A{0, 0, 0}, A{1, 1, 1}),
       make("1x1 stride 2 (downsample)", 2, 12, 20, 1, A{1, 9, 8}, A{1, 1, 1}, A{1, 2, 2}, A{0, 0, 0}, A{0, 0, 0}, A{1, 1, 1}),
       make("1x1 with padding", 1, 6, 5, 1, A{1, 4, 5}, A{1, 1, 1}, A{1, 1, 1}, A{0, 1, 0}, A{0, 0, 1}, A{1, 1, 1}),

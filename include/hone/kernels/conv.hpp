@@ -91,13 +91,14 @@ inline void copy_stride2(float* dst, std::conditional_t<Scatter, float*, const f
 
 /// Lowers the group-grp channels of one image x (C, spatial) into col (C/g * K, out), rows
 /// ld apart: row (ci, tap) holds what each output position multiplies with w[., ci, tap], 0
-/// in the padding. With Scatter the reverse: col is added back into x (col2im).
+/// in the padding. With Scatter the reverse: col is added back into x (col2im). 2-D
+/// geometries may lower only the output rows [oh0, oh1) (a band; oh1 < 0: to the last).
 template <bool Scatter>
 void im2col(const ConvGeometry& g, std::int64_t grp, std::conditional_t<Scatter, float*, const float*> x,
-            float* col, std::int64_t ld) {
+            float* col, std::int64_t ld, std::int64_t oh0 = 0, std::int64_t oh1 = -1) {
   const std::int64_t cg = g.c / g.groups, osz = ld;
   if (planar(g)) {
-    const std::int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+    const std::int64_t H = g.in[1], W = g.in[2], OW = g.out[2], OH = oh1 < 0 ? g.out[1] : oh1;
     const std::int64_t sh = g.stride[1], sw = g.stride[2];
     for (std::int64_t ci = 0; ci < cg; ++ci) {
       auto* plane = x + (grp * cg + ci) * g.in_size();
@@ -107,8 +108,8 @@ void im2col(const ConvGeometry& g, std::int64_t grp, std::conditional_t<Scatter,
           const std::int64_t off = kw * g.dilation[2] - g.pad_begin[2];
           std::int64_t lo, hi;
           valid_range(off, sw, W, OW, lo, hi);
-          for (std::int64_t oh = 0; oh < OH; ++oh) {
-            float* out = row + oh * OW;
+          for (std::int64_t oh = oh0; oh < OH; ++oh) {
+            float* out = row + (oh - oh0) * OW;
             const std::int64_t ih = oh * sh - g.pad_begin[1] + kh * g.dilation[1];
             if (ih < 0 || ih >= H) {
               if constexpr (!Scatter) std::fill_n(out, OW, 0.0f);
@@ -193,6 +194,12 @@ void side_by_side(std::conditional_t<Gather, const float*, float*> images, std::
     }
 }
 
+/// The most floats of lowered input one forward GEMM takes from a single image: an image
+/// whose whole lowered matrix is larger (the 7x7 stride-2 stem: 147 x 12544 floats, 7 MiB)
+/// is lowered and multiplied a band of output rows at a time, so that the band is still in
+/// the L2 cache when the GEMM packs it.
+inline constexpr std::int64_t kIm2colBand = 128 * 1024;
+
 /// Images lowered together into one GEMM: enough output columns (about 512) that packing
 /// the weights and the weight gradient's read-modify-write are amortised over many of them.
 inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
@@ -220,7 +227,9 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
     const std::int64_t first = chunks.first(ci), last = chunks.first(ci + 1);
     const std::int64_t per = direct ? 1 : images_per_gemm(g, last - first);
     const std::int64_t ld = per * osz;  // row stride of col and of the staged output
-    float* col = direct ? nullptr : scratch(0, k * ld);
+    const bool banded = !direct && per == 1 && planar(g) && k * osz > kIm2colBand;
+    const std::int64_t band = banded ? std::max<std::int64_t>(1, kIm2colBand / (k * g.out[2])) : 0;  // rows
+    float* col = direct ? nullptr : scratch(0, banded ? k * band * g.out[2] : k * ld);
     float* staged = per > 1 ? scratch(1, ocg * ld) : nullptr;
     for (std::int64_t n0 = first; n0 < last; n0 += per) {
       const std::int64_t nb = std::min(per, last - n0);
@@ -230,6 +239,13 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
           float* out = y + (n0 * g.oc + grp * ocg) * osz;
           hone::gemm(Trans::No, Trans::No, ocg, osz, k, 1.0f, wg, k, x + n0 * g.c * isz + grp * cg * isz, osz,
                      0.0f, out, osz);
+        } else if (banded) {  // one image, a band of output rows at a time
+          float* out = y + (n0 * g.oc + grp * ocg) * osz;
+          for (std::int64_t oh0 = 0; oh0 < g.out[1]; oh0 += band) {
+            const std::int64_t oh1 = std::min(g.out[1], oh0 + band), cols = (oh1 - oh0) * g.out[2];
+            im2col<false>(g, grp, x + n0 * g.c * isz, col, cols, oh0, oh1);
+            hone::gemm(Trans::No, Trans::No, ocg, cols, k, 1.0f, wg, k, col, cols, 0.0f, out + oh0 * g.out[2], osz);
+          }
         } else {
           for (std::int64_t b = 0; b < nb; ++b) im2col<false>(g, grp, x + (n0 + b) * g.c * isz, col + b * osz, ld);
           float* out = nb == 1 ? y + (n0 * g.oc + grp * ocg) * osz : staged;
@@ -273,14 +289,39 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
     float* dw_here = !dw ? nullptr : ci == 0 ? dw : partial.data() + (ci - 1) * wsize;
     const std::int64_t per = images_per_gemm(g, last - first);
     const std::int64_t ld = per * osz;
+    // As in conv_forward, an image whose lowered matrix outgrows kIm2colBand is lowered a
+    // band of output rows at a time (both gradients).
+    const bool banded = !direct && per == 1 && planar(g) && k * osz > kIm2colBand;
+    const std::int64_t band = banded ? std::max<std::int64_t>(1, kIm2colBand / (k * g.out[2])) : 0;  // rows
+    const std::int64_t col_floats = banded ? k * band * g.out[2] : k * ld;
     // col: the images' im2col (or their input planes, 1x1), dyb: their dy side by side,
     // dcol: the data gradient before col2im.
-    float* col = scratch(0, k * ld);
+    float* col = scratch(0, col_floats);
     float* dyb = per > 1 ? scratch(1, ocg * ld) : nullptr;
-    float* dcol = direct && per == 1 ? nullptr : scratch(2, k * ld);
+    float* dcol = direct && per == 1 ? nullptr : scratch(2, col_floats);
     for (std::int64_t n0 = first; n0 < last; n0 += per) {
       const std::int64_t nb = std::min(per, last - n0);
       for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+        if (banded) {
+          const float* xi = x ? x + n0 * g.c * isz : nullptr;
+          float* dxi = dx ? dx + n0 * g.c * isz : nullptr;
+          const float* dyg = dy + (n0 * g.oc + grp * ocg) * osz;
+          for (std::int64_t oh0 = 0; oh0 < g.out[1]; oh0 += band) {
+            const std::int64_t oh1 = std::min(g.out[1], oh0 + band), cols = (oh1 - oh0) * g.out[2];
+            const float* dyband = dyg + oh0 * g.out[2];
+            if (dw_here) {
+              im2col<false>(g, grp, xi, col, cols, oh0, oh1);
+              hone::gemm(Trans::No, Trans::Yes, ocg, k, cols, 1.0f, dyband, osz, col, cols, 1.0f,
+                         dw_here + grp * ocg * k, k);
+            }
+            if (dxi) {
+              hone::gemm(Trans::Yes, Trans::No, k, cols, ocg, 1.0f, w + grp * ocg * k, k, dyband, osz, 0.0f, dcol,
+                         cols);
+              im2col<true>(g, grp, dxi, dcol, cols, oh0, oh1);
+            }
+          }
+          continue;
+        }
         const float* dyg = dy + (n0 * g.oc + grp * ocg) * osz;
         std::int64_t ldy = osz;
         if (nb > 1) {  // gather dy of the nb images: (ocg, nb * osz)
