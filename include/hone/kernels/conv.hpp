@@ -11,8 +11,10 @@
 //     F(4x4, 3x3) for all three passes (kernels/conv_winograd.hpp).
 //   - depthwise convolutions (one input channel per group, any channel multiplier, 1-D or
 //     2-D): kernels/conv_depthwise.hpp (padded planes, register-blocked vector loops);
-//     on small planes with channels a multiple of 16, kernels/conv_depthwise_blocked.hpp
-//     (16 channels per vector).
+//     with channels a multiple of 16 and one output per input channel, mostly
+//     kernels/conv_depthwise_blocked.hpp (16 channels per vector).
+//   - an image whose lowered matrix exceeds kIm2colBand floats is lowered and multiplied a
+//     band of output rows at a time.
 // The geometry is kernels::reference::ConvGeometry; kernels/reference/conv.hpp is the
 // oracle every path here is tested against (tests/unit/test_conv_kernels.cpp, tests/unit/test_conv_winograd.cpp).
 #pragma once
@@ -194,7 +196,7 @@ void side_by_side(std::conditional_t<Gather, const float*, float*> images, std::
     }
 }
 
-/// The most floats of lowered input one forward GEMM takes from a single image: an image
+/// The most floats of lowered input one GEMM takes from a single image: an image
 /// whose whole lowered matrix is larger (the 7x7 stride-2 stem: 147 x 12544 floats, 7 MiB)
 /// is lowered and multiplied a band of output rows at a time, so that the band is still in
 /// the L2 cache when the GEMM packs it.
@@ -216,7 +218,7 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
   using namespace detail_conv;
   if (depthwise(g))
     return dw_channel_blocked(g, false) ? depthwise_forward_blocked(g, x, w, bias, y, ep)
-                                 : depthwise_forward(g, x, w, bias, y, ep);
+                                        : depthwise_forward(g, x, w, bias, y, ep);
   if (conv_winograd() && winograd_applies(g)) return winograd_forward(g, x, w, bias, y, ep);
   const std::int64_t cg = g.c / g.groups, ocg = g.oc / g.groups, osz = g.out_size(), isz = g.in_size();
   const std::int64_t k = cg * g.kernel_size();
@@ -271,7 +273,7 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
   if (!dx && !dw) return;
   if (depthwise(g))
     return dw_channel_blocked(g, true) ? depthwise_backward_blocked(g, dy, x, w, dx, dw)
-                                 : depthwise_backward(g, dy, x, w, dx, dw);
+                                       : depthwise_backward(g, dy, x, w, dx, dw);
   if (conv_winograd() && winograd_applies(g)) {
     if (dx) winograd_backward_data(g, dy, w, dx);
     if (dw) winograd_backward_weights(g, dy, x, dw);
