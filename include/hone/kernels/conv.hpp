@@ -202,6 +202,13 @@ void side_by_side(std::conditional_t<Gather, const float*, float*> images, std::
 /// the L2 cache when the GEMM packs it.
 inline constexpr std::int64_t kIm2colBand = 128 * 1024;
 
+/// Output rows per band for an image lowered one per GEMM (per == 1) whose lowered matrix
+/// (k x out floats) exceeds kIm2colBand; 0 where the whole image is lowered at once.
+inline std::int64_t im2col_band_rows(const ConvGeometry& g, std::int64_t k, std::int64_t per) {
+  if (pointwise(g) || per != 1 || !planar(g) || k * g.out_size() <= kIm2colBand) return 0;
+  return std::max<std::int64_t>(1, kIm2colBand / (k * g.out[2]));
+}
+
 /// Images lowered together into one GEMM: enough output columns (about 512) that packing
 /// the weights and the weight gradient's read-modify-write are amortised over many of them.
 inline std::int64_t images_per_gemm(const ConvGeometry& g, std::int64_t chunk) {
@@ -229,8 +236,8 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
     const std::int64_t first = chunks.first(ci), last = chunks.first(ci + 1);
     const std::int64_t per = direct ? 1 : images_per_gemm(g, last - first);
     const std::int64_t ld = per * osz;  // row stride of col and of the staged output
-    const bool banded = !direct && per == 1 && planar(g) && k * osz > kIm2colBand;
-    const std::int64_t band = banded ? std::max<std::int64_t>(1, kIm2colBand / (k * g.out[2])) : 0;  // rows
+    const std::int64_t band = im2col_band_rows(g, k, per);
+    const bool banded = band > 0;
     float* col = direct ? nullptr : scratch(0, banded ? k * band * g.out[2] : k * ld);
     float* staged = per > 1 ? scratch(1, ocg * ld) : nullptr;
     for (std::int64_t n0 = first; n0 < last; n0 += per) {
@@ -293,8 +300,8 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
     const std::int64_t ld = per * osz;
     // As in conv_forward, an image whose lowered matrix outgrows kIm2colBand is lowered a
     // band of output rows at a time (both gradients).
-    const bool banded = !direct && per == 1 && planar(g) && k * osz > kIm2colBand;
-    const std::int64_t band = banded ? std::max<std::int64_t>(1, kIm2colBand / (k * g.out[2])) : 0;  // rows
+    const std::int64_t band = im2col_band_rows(g, k, per);
+    const bool banded = band > 0;
     const std::int64_t col_floats = banded ? k * band * g.out[2] : k * ld;
     // col: the images' im2col (or their input planes, 1x1), dyb: their dy side by side,
     // dcol: the data gradient before col2im.
