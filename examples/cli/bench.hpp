@@ -133,7 +133,7 @@ inline int bench_main(const Args& args) {
     const double per = 1.0 / static_cast<double>(iters);
     int op_width = 22;  // fused chains ("Conv+BatchNormalization+Relu") are longer
     for (const auto& p : ops) op_width = std::max(op_width, static_cast<int>(p.op.size()));
-    std::printf("per iteration, by op type (fused Mode::inference chains as Conv+...):\n%-*s %10s %10s %8s\n",
+    std::printf("per iteration, by op type (fused ops joined by +):\n%-*s %10s %10s %8s\n",
                 op_width, "op", "forward s", "backward s", "nodes");
     for (const auto& p : ops)
       std::printf("%-*s %10.4f %10.4f %8lld\n", op_width, p.op.c_str(), p.forward_seconds * per, p.backward_seconds * per,

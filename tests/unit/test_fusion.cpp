@@ -1,8 +1,9 @@
 // Tests for hone/graph/fusion.hpp: Conv -> BatchNormalization -> Relu/Clip chains run as one
-// convolution in Mode::inference. Oracle: the same graph run op by op (SessionOptions::fuse
-// off: the BatchNormalization, Relu and Clip kernels on the materialised convolution
-// output), and the rules of fusion.hpp for which chains may fuse (checked through the
-// profile, which names fused chains "Conv+BatchNormalization+Relu").
+// convolution in Mode::inference, BatchNormalization -> Relu/Clip pairs as one kernel in
+// Mode::train and Mode::eval. Oracle: the same graph run op by op (SessionOptions::fuse
+// off: the BatchNormalization, Relu and Clip kernels on the materialised values), and the
+// rules of fusion.hpp for which chains may fuse (checked through the profile, which names
+// fused chains "Conv+BatchNormalization+Relu" and pairs "BatchNormalization+Relu").
 #include <catch2/catch.hpp>
 
 #include <hone/graph/builder.hpp>
@@ -112,11 +113,14 @@ TEST_CASE("fusion: inference chains match the ops run one by one", "[fusion][ses
   const auto plain_calls = profile_calls(plain);
   CHECK(plain_calls.at("Conv") == 7);
   CHECK(plain_calls.at("BatchNormalization") == 6);
-  // The values inside fused chains are never held: a smaller measured peak.
+  // The values inside fused chains are never held: a smaller measured peak, and the plan
+  // knows it.
   CHECK(fused.memory().actual_peak < plain.memory().actual_peak);
+  CHECK(fused.memory().planned_peak == fused.memory().actual_peak);
+  CHECK(plain.memory().planned_peak == plain.memory().actual_peak);
 }
 
-TEST_CASE("fusion: only Mode::inference fuses; eval gives the same outputs and can run backward",
+TEST_CASE("fusion: only Mode::inference fuses convolutions; eval gives the same outputs and can run backward",
           "[fusion][session]") {
   const Tensor<float> x = wave({1, 3, 9, 11}, 0.53);
   Graph<float> g = net();
@@ -125,7 +129,7 @@ TEST_CASE("fusion: only Mode::inference fuses; eval gives the same outputs and c
   Session<float> ev(g, {.mode = Mode::eval, .profile = true});
   const auto b = ev.forward({x});
   check_close(a[0], b[0]);
-  for (const auto& p : ev.profile()) CHECK(p.op.find('+') == std::string::npos);
+  for (const auto& p : ev.profile()) CHECK(p.op.find("Conv+") == std::string::npos);
   // Inference after a parameter change sees the new weights (the fold is not cached).
   auto& w = g.parameter("c1.weight").data;
   for (std::int64_t i = 0; i < w.numel(); ++i) w[i] *= 0.5f;
@@ -241,4 +245,95 @@ TEST_CASE("fusion: a chain whose Conv has no output channels gives an empty outp
       CHECK(out[0].shape() == hone::Shape({2, 0, 6, 6}));
       CHECK(profile_calls(s).count(bn ? "Conv+BatchNormalization+Relu" : "Conv+Relu") == 1);
     }
+}
+
+namespace {
+// BatchNormalization -> Relu/Clip pairs for Mode::train and Mode::eval, and values that must
+// not pair:
+//   c1 -> bn1 -> relu           (pairs: BatchNormalization+Relu)
+//   dw -> bn2 -> relu6          (pairs: BatchNormalization+Clip, 0..6)
+//   pw -> bn3 -> relu           (pairs; bn3 frozen with its affine in `frozen_bn3`)
+//   c5 -> bn5 -> relu, bn5 also read by Add   (two readers: no pair)
+//   c6 -> bn6, a graph output                 (no pair)
+Graph<float> pair_net(bool frozen_bn3) {
+  Builder<float> b(17);
+  Var x = b.input("x", {3, 9, 11});
+  Var h = b.relu(b.batch_norm(b.conv(x, 8, {.kernel = 3, .padding = 1}, "c1"), "bn1"));
+  h = b.relu6(b.batch_norm(b.conv(h, 8, {.kernel = 3, .stride = 2, .padding = 1, .groups = 8}, "dw"), "bn2"));
+  h = b.relu(b.batch_norm(b.conv(h, 12, {.kernel = 1, .bias = false}, "pw"), "bn3"));
+  Var y5 = b.batch_norm(b.conv(h, 12, {.kernel = 3, .padding = 1}, "c5"), "bn5");
+  h = b.add(b.relu(y5), y5);
+  b.output(b.batch_norm(b.conv(h, 6, {.kernel = 1}, "c6"), "bn6"));
+  Graph<float> g = b.build();
+  perturb_bn(g, {"bn1", "bn2", "bn3", "bn5", "bn6"});
+  auto& b2 = g.parameter("bn2.bias").data;  // half of bn2's channels mostly above Clip's 6
+  for (std::int64_t c = 0; c < b2.numel(); c += 2) b2[c] = 5.5f;
+  if (frozen_bn3) hone::train::set_bn_policy(g, hone::train::BnPolicy::frozen, "bn3", false);
+  return g;
+}
+
+std::map<std::string, std::int64_t> profile_backward_calls(const Session<float>& s) {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& p : s.profile()) m[p.op] = p.backward_calls;
+  return m;
+}
+}  // namespace
+
+TEST_CASE("fusion: BatchNormalization -> Relu/Clip pairs train bit-identically to the ops one by one",
+          "[fusion][session]") {
+  // x scaled so that a good share of every activation's inputs lie on each side of its
+  // bounds (both branches of each mask are taken).
+  const Tensor<float> x = wave({2, 3, 9, 11}, 0.71, 0.2);
+  const Tensor<float> dy = wave({2, 6, 5, 6}, 0.29, 0.1);
+  struct Case {
+    const char* name;
+    Mode mode;
+    bool frozen_bn3;   // bn3: running statistics, affine frozen: masks from the pair's output
+    bool bias_only;    // only the BatchNormalization biases train: no x kept, masks from outputs
+  };
+  for (const Case& k : {Case{"train", Mode::train, false, false}, Case{"eval", Mode::eval, false, false},
+                        Case{"train, bn3 frozen", Mode::train, true, false},
+                        Case{"train, BatchNormalization biases only", Mode::train, false, true}}) {
+    INFO(k.name);
+    Graph<float> fg = pair_net(k.frozen_bn3), pg = pair_net(k.frozen_bn3);
+    if (k.bias_only)
+      for (Graph<float>* g : {&fg, &pg}) {
+        g->freeze("");
+        for (const char* bn : {"bn1", "bn2", "bn3", "bn5", "bn6"}) g->unfreeze(std::string(bn) + ".bias");
+      }
+    const std::vector<std::string> grad_inputs = k.bias_only ? std::vector<std::string>{} : std::vector<std::string>{"x"};
+    Session<float> fused(fg, {.mode = k.mode, .grad_inputs = grad_inputs, .profile = true});
+    Session<float> plain(pg, {.mode = k.mode, .grad_inputs = grad_inputs, .profile = true, .fuse = false});
+    for (int step = 0; step < 2; ++step) {  // the second step sees updated running statistics
+      const auto a = fused.forward({x});
+      const auto b = plain.forward({x});
+      CHECK(same_bits(a[0], b[0]));
+      fused.backward({dy});
+      plain.backward({dy});
+    }
+    std::int64_t compared = 0;
+    for (const auto& p : fg.parameters()) {
+      INFO(p.name);
+      CHECK(same_bits(p.data, pg.parameter(p.name).data));  // running statistics included
+      if (!p.trainable) continue;
+      CHECK(same_bits(fused.grad(p.name), plain.grad(p.name)));
+      ++compared;
+    }
+    CHECK(compared == (k.bias_only ? 5 : k.frozen_bn3 ? 17 : 19));
+    if (!k.bias_only) CHECK(same_bits(fused.grad("x"), plain.grad("x")));
+    const auto calls = profile_calls(fused), bw = profile_backward_calls(fused);
+    CHECK(calls.at("BatchNormalization+Relu") == 4);  // bn1, bn3, two steps
+    CHECK(calls.at("BatchNormalization+Clip") == 2);  // bn2
+    CHECK(calls.at("BatchNormalization") == 4);       // bn5, bn6
+    CHECK(calls.at("Relu") == 2);                     // after bn5
+    CHECK(calls.count("Clip") == 0);
+    CHECK(bw.at("BatchNormalization+Relu") == 4);
+    CHECK(bw.at("BatchNormalization+Clip") == 2);
+    for (const auto& p : plain.profile()) CHECK(p.op.find('+') == std::string::npos);
+    // The value between a pair's ops is never held; the plan knows it.
+    CHECK(fused.memory().planned_peak == fused.memory().actual_peak);
+    CHECK(plain.memory().planned_peak == plain.memory().actual_peak);
+    CHECK(fused.memory().actual_peak <= plain.memory().actual_peak);
+    CHECK(fused.memory().saved_for_backward <= plain.memory().saved_for_backward);
+  }
 }

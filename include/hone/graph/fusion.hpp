@@ -11,7 +11,14 @@
 // applied to each image's output while it is in cache; the values inside the chain are
 // never materialised. Results differ from the unfused ops by float rounding only (the
 // BatchNormalization is applied before the sum instead of after it). Mode::train and
-// Mode::eval never fuse: backward needs the intermediate values.
+// Mode::eval never fuse a convolution: its backward needs the intermediate values.
+//
+// In Mode::train and Mode::eval (SessionOptions::fuse), a BatchNormalization followed by a
+// Relu or Clip runs as one kernel, forward and backward (ops/norm.hpp forward_act /
+// backward_act), under the same conditions on the value between them (read by the
+// activation only, not a graph output; the BatchNormalization has one output). The pair's
+// results are bit-identical to the two ops'; the value between them and its gradient are
+// never written.
 #pragma once
 
 #include <cmath>    // std::sqrt
@@ -84,6 +91,55 @@ inline FusionPlan plan_fusion(const std::vector<Node>& nodes, const GraphAnalysi
     if (c.act != none) p.absorbed[c.act] = true;
   }
   return p;
+}
+
+/// Mode::train / Mode::eval: per node, the Relu or Clip node fused into a BatchNormalization
+/// node (none elsewhere); absorbed[n] is true for those activation nodes.
+struct NormActPlan {
+  std::vector<std::size_t> act;
+  std::vector<bool> absorbed;
+  bool empty() const { return act.empty(); }
+  std::size_t at(std::size_t n) const { return act.empty() ? none : act[n]; }
+  bool absorbed_at(std::size_t n) const { return !absorbed.empty() && absorbed[n]; }
+};
+
+/// The BatchNormalization -> Relu/Clip pairs of graph analysis a (empty plan if none).
+inline NormActPlan plan_norm_act(const std::vector<Node>& nodes, const GraphAnalysis& a,
+                                 const std::vector<bool>& is_output) {
+  NormActPlan p;
+  std::vector<std::vector<std::size_t>> readers(a.names.size());
+  for (std::size_t n : a.order)
+    for (std::size_t v : a.node_inputs[n]) readers[v].push_back(n);
+  for (std::size_t n : a.order) {
+    if (nodes[n].op != "BatchNormalization" || a.node_outputs[n].size() != 1 || a.node_inputs[n].size() != 5)
+      continue;
+    const std::size_t y = a.node_outputs[n][0];
+    if (is_output[y] || readers[y].size() != 1) continue;
+    const std::size_t reader = readers[y][0];
+    if ((nodes[reader].op != "Relu" && nodes[reader].op != "Clip") || a.node_inputs[reader].size() != 1 ||
+        a.node_outputs[reader].size() != 1)
+      continue;
+    if (p.act.empty()) {
+      p.act.assign(nodes.size(), none);
+      p.absorbed.assign(nodes.size(), false);
+    }
+    p.act[n] = reader;
+    p.absorbed[reader] = true;
+  }
+  return p;
+}
+
+/// The fused activation of a Relu or Clip node (Clip's bounds from its min / max attributes).
+inline ops::detail_bn::Activation norm_activation(const Node& act) {
+  ops::detail_bn::Activation r;
+  if (act.op == "Relu") {
+    r.kind = ops::detail_bn::Activation::relu;
+  } else {
+    r.kind = ops::detail_bn::Activation::clip;
+    r.lo = act.attrs.get_float("min", -std::numeric_limits<double>::infinity());
+    r.hi = act.attrs.get_float("max", std::numeric_limits<double>::infinity());
+  }
+  return r;
 }
 
 /// The value index the chain headed by conv node n writes (the last node's output).

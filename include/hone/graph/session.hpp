@@ -45,8 +45,10 @@ struct SessionOptions {
   std::uint64_t seed = 0;                ///< seeds the per-node streams (dropout)
   std::vector<std::string> grad_inputs = {};  ///< graph inputs that get gradients (input_grad())
   bool profile = false;  ///< time every node's forward and backward (profile())
-  /// Mode::inference only: run Conv -> BatchNormalization -> Relu/Clip chains as one
+  /// Mode::inference: run Conv -> BatchNormalization -> Relu/Clip chains as one
   /// convolution (graph/fusion.hpp); results differ from the unfused ops by rounding only.
+  /// Mode::train and Mode::eval: run BatchNormalization -> Relu/Clip pairs as one kernel,
+  /// forward and backward; results are bit-identical to the unfused ops'.
   bool fuse = true;
   /// Mode::inference with fuse: keep each fused chain's prepared weights (the
   /// BatchNormalization folded into the convolution, and the Winograd transforms of 3x3
@@ -123,29 +125,34 @@ class Session {
     for (std::size_t pos = 0; pos < a.order.size(); ++pos) {
       const std::size_t n = a.order[pos];
       const Node& node = nodes[n];
-      if (!fusion_.chains.empty() && (fusion_.absorbed[n] || fusion_.chains[n].fused())) {
-        if (!fusion_.absorbed[n]) run_fused(n);  // the chain's head: runs it all
-        release_after(n, pos);
+      if ((!fusion_.chains.empty() && (fusion_.absorbed[n] || fusion_.chains[n].fused())) ||
+          pairs_.absorbed_at(n)) {
+        if (!fusion_.chains.empty() && !fusion_.absorbed[n]) run_fused(n);  // the chain's head: runs it all
+        release_after(n, pos);  // a pair's activation: its BatchNormalization ran it
         continue;
       }
+      // A BatchNormalization with its activation fused writes the activation's output.
+      const std::size_t act = pairs_.at(n);
+      const std::vector<std::size_t>& outs = act != detail_fusion::none ? a.node_outputs[act] : a.node_outputs[n];
       std::vector<Tensor<T>> in;
       for (std::size_t v : a.node_inputs[n]) in.push_back(values_[v]);
       std::vector<Tensor<T>> out;
-      for (std::size_t v : a.node_outputs[n])
+      for (std::size_t v : outs)
         out.push_back(defs_[n]->writes_all_outputs ? Tensor<T>::uninitialized(a.shapes[v]) : Tensor<T>(a.shapes[v]));
       ForwardArgs<T> args{node, in, out, saved_[n], training, backward_node_[n], base.fork(n)};
-      if (options_.profile) {
-        const auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = std::chrono::steady_clock::now();
+      if (act != detail_fusion::none)
+        ops::detail_bn::forward_act(args, detail_fusion::norm_activation(nodes[act]));
+      else
         defs_[n]->forward(args);
-        OpProfile& p = profile_entry(node.op);
+      if (options_.profile) {
+        OpProfile& p = profile_entry(act != detail_fusion::none ? node.op + "+" + nodes[act].op : node.op);
         p.forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ++p.forward_calls;
-      } else {
-        defs_[n]->forward(args);
       }
       for (std::size_t k = 0; k < out.size(); ++k) {
-        values_[a.node_outputs[n][k]] = out[k];
-        live_ += bytes(a.shapes[a.node_outputs[n][k]]);
+        values_[outs[k]] = out[k];
+        live_ += bytes(a.shapes[outs[k]]);
       }
       for (const auto& s : saved_[n]) memory_.op_state += bytes(s.shape());
       memory_.actual_peak = std::max(memory_.actual_peak, live_);
@@ -201,18 +208,23 @@ class Session {
     std::vector<std::size_t> bw_users = bw_users_;
     for (std::size_t pos = a.order.size(); pos-- > 0;) {
       const std::size_t n = a.order[pos];
-      if (!backward_node_[n]) continue;
+      if (!backward_node_[n] || pairs_.absorbed_at(n)) continue;  // a pair's activation: see below
+      // A BatchNormalization with its activation fused takes the activation's output gradient.
+      const std::size_t act = pairs_.at(n);
+      const std::vector<std::size_t>& outs = act != detail_fusion::none ? a.node_outputs[act] : a.node_outputs[n];
       bool any = false;
-      for (std::size_t v : a.node_outputs[n]) any = any || grads[v].defined();
+      for (std::size_t v : outs) any = any || grads[v].defined();
       if (any) {
         std::vector<Tensor<T>> in, out, gout, gin;
         std::vector<Shape> in_shapes, out_shapes;
         for (std::size_t v : a.node_inputs[n]) {
           in.push_back(values_[v]);
           in_shapes.push_back(a.shapes[v]);
-          gin.push_back(requires_grad_[v] ? Tensor<T>(a.shapes[v]) : Tensor<T>());
+          gin.push_back(!requires_grad_[v]            ? Tensor<T>()
+                        : defs_[n]->assigns_grads ? Tensor<T>::uninitialized(a.shapes[v])
+                                                  : Tensor<T>(a.shapes[v]));
         }
-        for (std::size_t v : a.node_outputs[n]) {
+        for (std::size_t v : outs) {
           out.push_back(values_[v]);
           out_shapes.push_back(a.shapes[v]);
           gout.push_back(grads[v].defined() ? grads[v] : Tensor<T>(a.shapes[v]));
@@ -220,16 +232,19 @@ class Session {
         BackwardArgs<T> args{nodes[n], in, out, in_shapes, out_shapes, gout, saved_[n], gin,
                              need_grad_[n], options_.mode == Mode::train};
         const auto t0 = std::chrono::steady_clock::now();
-        defs_[n]->backward(args);
+        if (act != detail_fusion::none)
+          ops::detail_bn::backward_act(args, detail_fusion::norm_activation(nodes[act]));
+        else
+          defs_[n]->backward(args);
         for (std::size_t k = 0; k < gin.size(); ++k)
           if (gin[k].defined()) accumulate_owned(grads[a.node_inputs[n][k]], std::move(gin[k]));
         if (options_.profile) {
-          OpProfile& p = profile_entry(nodes[n].op);
+          OpProfile& p = profile_entry(act != detail_fusion::none ? nodes[n].op + "+" + nodes[act].op : nodes[n].op);
           p.backward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           ++p.backward_calls;
         }
       }
-      for (std::size_t v : a.node_outputs[n]) grads[v] = Tensor<T>();
+      for (std::size_t v : outs) grads[v] = Tensor<T>();
       saved_[n].clear();
       for (std::size_t v : saved_by_[n])
         if (--bw_users[v] == 0 && !is_output_[v]) release(v);
@@ -399,8 +414,10 @@ class Session {
     is_output_.assign(nv, false);
     for (std::size_t v : a.outputs) is_output_[v] = true;
     fusion_ = {};
+    pairs_ = {};
     if (std::is_same_v<T, float> && options_.mode == Mode::inference && options_.fuse)
       fusion_ = detail_fusion::plan_fusion(nodes, a, is_output_);
+    if (options_.mode != Mode::inference && options_.fuse) pairs_ = detail_fusion::plan_norm_act(nodes, a, is_output_);
     if (options_.mode != Mode::inference) {
       for (std::size_t v = 0; v < nv; ++v)
         if (a.param[v] != npos && graph_.parameters()[a.param[v]].trainable) requires_grad_[v] = true;
@@ -425,7 +442,10 @@ class Session {
       backward_node_[n] = any;
       if (!any) continue;
       for (std::size_t v : a.node_outputs[n]) requires_grad_[v] = true;
-      const SaveSpec spec = defs_[n]->saves(nodes[n], need, training);
+      if (pairs_.absorbed_at(n)) continue;  // a pair's activation: its BatchNormalization saves
+      const std::size_t act = pairs_.at(n);
+      const SaveSpec spec = act != detail_fusion::none ? ops::detail_bn::saves_act(nodes[n], need, training)
+                                                       : defs_[n]->saves(nodes[n], need, training);
       auto mark = [&](std::size_t v) {
         keep[v] = true;
         ++bw_users_[v];
@@ -434,7 +454,7 @@ class Session {
       for (std::size_t k = 0; k < spec.inputs.size(); ++k)
         if (spec.inputs[k]) mark(a.node_inputs[n][k]);
       for (std::size_t k = 0; k < spec.outputs.size(); ++k)
-        if (spec.outputs[k]) mark(a.node_outputs[n][k]);
+        if (spec.outputs[k]) mark(a.node_outputs[act != detail_fusion::none ? act : n][k]);
     }
     // Free point: the position of the last forward consumer (or the producer when unused);
     // npos for kept values, outputs and non-activations.
@@ -446,14 +466,27 @@ class Session {
     }
     for (std::size_t v = 0; v < nv; ++v)
       if (keep[v] || is_output_[v] || a.kind[v] != ValueKind::activation) free_after_[v] = npos;
-    // Replay with byte counts.
+    // Replay with byte counts. The values inside fused chains and pairs are never made.
+    std::vector<bool> inside(nv, false);
+    for (std::size_t n : a.order) {
+      if (pairs_.at(n) != detail_fusion::none) inside[a.node_outputs[n][0]] = true;
+      if (!fusion_.chains.empty() && fusion_.chains[n].fused()) {
+        const std::size_t last = detail_fusion::chain_output(a, n, fusion_.chains[n]);
+        for (std::size_t m : {n, fusion_.chains[n].bn, fusion_.chains[n].act})
+          if (m != detail_fusion::none && a.node_outputs[m][0] != last) inside[a.node_outputs[m][0]] = true;
+      }
+    }
     std::int64_t live = 0, peak = 0, all = 0;
     std::vector<bool> freed(nv, false);
     for (std::size_t pos = 0; pos < a.order.size(); ++pos) {
       const std::size_t n = a.order[pos];
       for (std::size_t v : a.node_outputs[n]) {
-        live += bytes(a.shapes[v]);
         all += bytes(a.shapes[v]);
+        if (inside[v]) {
+          freed[v] = true;
+          continue;
+        }
+        live += bytes(a.shapes[v]);
       }
       peak = std::max(peak, live);
       auto free_now = [&](std::size_t v) {
@@ -483,6 +516,7 @@ class Session {
   std::vector<std::vector<Tensor<T>>> saved_;
   std::vector<OpProfile> profile_;
   detail_fusion::FusionPlan fusion_;  // empty unless Mode::inference fuses
+  detail_fusion::NormActPlan pairs_;  // empty unless Mode::train / Mode::eval fuses
   std::vector<detail_fusion::PreparedChain> prepared_;  // per chain head; empty when not kept
   std::int64_t live_ = 0;
   MemoryReport memory_;

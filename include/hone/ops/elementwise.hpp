@@ -5,8 +5,9 @@
 // these attributes), Sigmoid, HardSigmoid (alpha 0.2, beta 0.5), HardSwish, Tanh, Elu
 // (alpha 1), Selu, Softplus, Gelu (erf form), Sqrt, Exp, Log, Neg, Abs, Identity.
 // Binary with numpy broadcasting: Add, Sub, Mul, Div, Pow, PRelu (slope broadcast to X).
-// At a kink (Relu at 0, Clip at its bounds, Abs at 0) the derivative is taken from the
-// right-hand formula as PyTorch does (Relu'(0) = 0, Clip passes gradient at the bounds).
+// At a kink (Relu at 0, Clip at its bounds, Abs at 0) the derivative is PyTorch's:
+// Relu'(0) = 0, and Clip's is 0 at its bounds (as hardtanh / ReLU6). Unary backwards assign
+// their gradient (OpDef::assigns_grads).
 #pragma once
 
 #include <algorithm>  // std::max
@@ -164,21 +165,21 @@ void backward(BackwardArgs<T>& a) {
     const std::int64_t m = hi - lo;
    kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     if constexpr (K == Kind::identity || K == Kind::neg) {
-      for (std::int64_t i = 0; i < m; ++i) d[i] += K == Kind::neg ? -g[i] : g[i];
+      for (std::int64_t i = 0; i < m; ++i) d[i] = K == Kind::neg ? -g[i] : g[i];
     } else if constexpr (K == Kind::relu) {  // exact in T: passes where y = relu(x) > 0
       for (std::int64_t i = 0; i < m; ++i) {
         const T gi = g[i];
-        d[i] += xs[i] > T(0) ? gi : T(0);
+        d[i] = xs[i] > T(0) ? gi : T(0);
       }
     } else if constexpr (K == Kind::clip) {  // xs is y: passes where lo < y < hi (PyTorch's
       const T l = static_cast<T>(p.lo), h = static_cast<T>(p.hi);  // hardtanh: 0 at the bounds)
       for (std::int64_t i = 0; i < m; ++i) {
         const T gi = g[i], yi = xs[i];
-        d[i] += (yi > l && yi < h) ? gi : T(0);
+        d[i] = (yi > l && yi < h) ? gi : T(0);
       }
     } else {
       for (std::int64_t i = 0; i < m; ++i)
-        d[i] += static_cast<T>(static_cast<double>(g[i]) * derivative(K, p, static_cast<double>(xs[i])));
+        d[i] = static_cast<T>(static_cast<double>(g[i]) * derivative(K, p, static_cast<double>(xs[i])));
     }
    });
   });
@@ -194,7 +195,7 @@ SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 
 template <class T, Kind K>
 OpDef<T> def(const char* type) {
-  return {type, 1, 1, infer, forward<T, K>, backward<T, K>, saves<K>, true};
+  return {type, 1, 1, infer, forward<T, K>, backward<T, K>, saves<K>, true, true};
 }
 
 }  // namespace detail_unary

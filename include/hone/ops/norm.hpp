@@ -17,6 +17,14 @@
 // exactly those of eval mode); "batch" normalises with the batch statistics and updates the
 // running buffers in every mode, eval and inference included (training-mode forward and
 // backward). Absent or "mode": the session mode decides.
+//
+// A BatchNormalization whose only reader is a Relu or Clip runs with it as one kernel in
+// Mode::train and Mode::eval (forward_act / backward_act with an Activation, called by the
+// session: graph/fusion.hpp): the activation is applied as each normalised value is written,
+// and backward masks the incoming gradient by recomputing y = x * a + b from the saved x (or
+// from the activation's output when x is not kept), so the BatchNormalization's own output
+// and the gradient between the two ops are never written to memory. The results are those
+// of the two ops run one after the other, bit for bit.
 #pragma once
 
 #include <algorithm>  // std::copy_n
@@ -63,6 +71,14 @@ inline std::vector<Shape> infer(const Node& node, std::span<const Shape> in) {
 
 struct Layout {
   std::int64_t n, c, inner;
+};
+
+/// An activation applied to the BatchNormalization's output in the same pass (a fused
+/// BatchNormalization -> Relu / Clip pair): max(y, 0) or min(max(y, lo), hi), the gradient
+/// passing where y > 0, or lo < y < hi, exactly as the Relu and Clip ops (PyTorch's rules).
+struct Activation {
+  enum Kind { none, relu, clip } kind = none;
+  double lo = 0, hi = 0;
 };
 
 }  // namespace detail_bn
@@ -161,8 +177,56 @@ inline Layout layout(const Shape& x) {
   return {x[0], x[1], x.numel() / (x[0] * x[1] == 0 ? 1 : x[0] * x[1])};
 }
 
+/// y = x * am + ab through the activation, for one row of m values (the same expression as
+/// the gradient mask's recomputation in backward, so both round alike).
 template <class T>
-void forward(ForwardArgs<T>& a) {
+__attribute__((always_inline)) inline void normalize_row(const T* __restrict x, T* __restrict y, std::int64_t m,
+                                                         T am, T ab, Activation::Kind kind, T lo, T hi) {
+  switch (kind) {
+    case Activation::none:
+      for (std::int64_t i = 0; i < m; ++i) y[i] = x[i] * am + ab;
+      break;
+    case Activation::relu:
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T v = x[i] * am + ab;
+        y[i] = v > T(0) ? v : T(0);
+      }
+      break;
+    case Activation::clip:
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T v = x[i] * am + ab;
+        y[i] = std::min(std::max(v, lo), hi);
+      }
+      break;
+  }
+}
+
+/// g[i] = dy[i] where the activation passes its gradient, else 0, for one row: from y = x *
+/// am + ab recomputed (x given) or from the activation's output z.
+template <class T>
+__attribute__((always_inline)) inline void mask_row(const T* __restrict dy, const T* __restrict x,
+                                                    const T* __restrict z, T* __restrict g, std::int64_t m, T am,
+                                                    T ab, Activation::Kind kind, T lo, T hi) {
+  if (x) {
+    if (kind == Activation::relu) {
+      for (std::int64_t i = 0; i < m; ++i) g[i] = x[i] * am + ab > T(0) ? dy[i] : T(0);
+    } else {
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T v = x[i] * am + ab;
+        g[i] = v > lo && v < hi ? dy[i] : T(0);
+      }
+    }
+  } else if (kind == Activation::relu) {
+    for (std::int64_t i = 0; i < m; ++i) g[i] = z[i] > T(0) ? dy[i] : T(0);
+  } else {
+    for (std::int64_t i = 0; i < m; ++i) g[i] = z[i] > lo && z[i] < hi ? dy[i] : T(0);
+  }
+}
+
+/// The forward, with `act` applied to the output (none: the plain op). With an activation,
+/// saves the per-channel factors am and ab as well (backward recomputes y from them).
+template <class T>
+void forward_act(ForwardArgs<T>& a, const Activation& act) {
   const Tensor<T>& x = a.inputs[0];
   const Layout l = layout(x.shape());
   const double eps = a.node.attrs.get_float("epsilon", 1e-5);
@@ -174,6 +238,9 @@ void forward(ForwardArgs<T>& a) {
   Tensor<T> running_mean = a.inputs[3];  // handles: writes reach the graph's buffers
   Tensor<T> running_var = a.inputs[4];
   Tensor<T> mean({l.c}), inv_std({l.c});
+  Tensor<T> mul_t = act.kind == Activation::none ? Tensor<T>() : Tensor<T>({l.c});
+  Tensor<T> add_t = act.kind == Activation::none ? Tensor<T>() : Tensor<T>({l.c});
+  const T lo = static_cast<T>(act.lo), hi = static_cast<T>(act.hi);
   const double count = static_cast<double>(l.n * l.inner);
   const T* xp = x.data();
   T* yp = a.outputs[0].data();
@@ -210,10 +277,13 @@ void forward(ForwardArgs<T>& a) {
       inv_std[c] = static_cast<T>(is);
       const double mul = is * static_cast<double>(scale[c]);
       const T am = static_cast<T>(mul), ab = static_cast<T>(static_cast<double>(bias[c]) - mu * mul);
+      if (act.kind != Activation::none) {
+        mul_t[c] = am;
+        add_t[c] = ab;
+      }
       for (std::int64_t n = 0; n < l.n; ++n) {
-        const T* xr = xp + (n * l.c + c) * l.inner;
-        T* yr = yp + (n * l.c + c) * l.inner;
-        for (std::int64_t i = 0; i < l.inner; ++i) yr[i] = xr[i] * am + ab;
+        const std::int64_t at = (n * l.c + c) * l.inner;
+        normalize_row(xp + at, yp + at, l.inner, am, ab, act.kind, lo, hi);
       }
     }
    });
@@ -223,11 +293,24 @@ void forward(ForwardArgs<T>& a) {
   if (a.save) {
     a.saved.push_back(mean);
     a.saved.push_back(inv_std);
+    if (act.kind != Activation::none) {
+      a.saved.push_back(mul_t);
+      a.saved.push_back(add_t);
+    }
   }
 }
 
 template <class T>
-void backward(BackwardArgs<T>& a) {
+void forward(ForwardArgs<T>& a) {
+  forward_act(a, Activation{});
+}
+
+/// The backward, with `act` applied to the incoming gradient first (none: the plain op).
+/// Assigns its gradients (OpDef::assigns_grads). With an activation, the gradient is masked
+/// from y recomputed from x when x is saved, else from the activation's output, which the
+/// session then passes as outputs[0] (saves_act).
+template <class T>
+void backward_act(BackwardArgs<T>& a, const Activation& act) {
   const Layout l = layout(a.input_shapes[0]);
   const bool use_batch = batch_statistics(a.node, a.training);
   const Tensor<T>& dy = a.grad_outputs[0];
@@ -243,9 +326,22 @@ void backward(BackwardArgs<T>& a) {
   const bool stats_grad = use_batch && a.grad_outputs.size() > 1;
   const T* xp = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
   const T* dyp = dy.data();
+  const bool masked = act.kind != Activation::none;
+  const T* zp = masked && !xp ? a.outputs[0].data() : nullptr;
+  const T lo = static_cast<T>(act.lo), hi = static_cast<T>(act.hi);
   parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
+   // The masked gradient of one row (image n, channel c), for the fused activation.
+   std::vector<T> row(masked ? static_cast<std::size_t>(l.inner) : 0);
    kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
     for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      const T am = masked && xp ? a.saved[2][c] : T(0), ab = masked && xp ? a.saved[3][c] : T(0);
+      // dy of row (n, c) as the plain op sees it: the activation's gradient when fused.
+      auto grad_row = [&](std::int64_t at) HONE_INLINE_LAMBDA -> const T* {
+        if (!masked) return dyp + at;
+        mask_row(dyp + at, xp ? xp + at : nullptr, zp ? zp + at : nullptr, row.data(), l.inner, am, ab, act.kind,
+                 lo, hi);
+        return row.data();
+      };
       const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
       const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
       const double g_var = stats_grad && a.grad_outputs.size() > 2
@@ -255,14 +351,15 @@ void backward(BackwardArgs<T>& a) {
       double sum_dy = 0, sum_dy_x = 0;  // sum dy and sum dy * (x - mu)
       for (std::int64_t n = 0; n < l.n; ++n) {
         const std::int64_t at = (n * l.c + c) * l.inner;
+        const T* g = grad_row(at);
         if (need_xhat)
-          detail_stats::sum_and_dot_centered(dyp + at, xp + at, l.inner, mu, sum_dy, sum_dy_x);
+          detail_stats::sum_and_dot_centered(g, xp + at, l.inner, mu, sum_dy, sum_dy_x);
         else
-          sum_dy += detail_stats::sum_of(dyp + at, l.inner);
+          sum_dy += detail_stats::sum_of(g, l.inner);
       }
       const double sum_dy_xhat = sum_dy_x * is;
-      if (need_scale) a.grad_inputs[1][c] += static_cast<T>(sum_dy_xhat);
-      if (need_bias) a.grad_inputs[2][c] += static_cast<T>(sum_dy);
+      if (need_scale) a.grad_inputs[1][c] = static_cast<T>(sum_dy_xhat);
+      if (need_bias) a.grad_inputs[2][c] = static_cast<T>(sum_dy);
       if (!need_x) continue;
       T* dxp = a.grad_inputs[0].data();
       if (use_batch) {
@@ -274,18 +371,25 @@ void backward(BackwardArgs<T>& a) {
         const T pt = static_cast<T>(p), qt = static_cast<T>(q), rt = static_cast<T>(r);
         for (std::int64_t n = 0; n < l.n; ++n) {
           const std::int64_t at = (n * l.c + c) * l.inner;
-          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] += pt * dyp[at + i] + qt * xp[at + i] + rt;
+          const T* g = grad_row(at);
+          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] = pt * g[i] + qt * xp[at + i] + rt;
         }
       } else {
         const T pt = static_cast<T>(gamma * is);
         for (std::int64_t n = 0; n < l.n; ++n) {
           const std::int64_t at = (n * l.c + c) * l.inner;
-          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] += pt * dyp[at + i];
+          const T* g = grad_row(at);
+          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] = pt * g[i];
         }
       }
     }
    });
   });
+}
+
+template <class T>
+void backward(BackwardArgs<T>& a) {
+  backward_act(a, Activation{});
 }
 
 inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool training) {
@@ -295,12 +399,23 @@ inline SaveSpec saves(const Node& node, const std::vector<bool>& need, bool trai
   return s;
 }
 
+/// saves for a fused BatchNormalization -> activation pair: as the plain op, and the pair's
+/// output (the activation's) when x is not kept and a gradient needs the mask (the Relu or
+/// Clip alone would have kept it: nothing more is held than unfused).
+inline SaveSpec saves_act(const Node& node, const std::vector<bool>& need, bool training) {
+  SaveSpec s = saves(node, need, training);
+  bool any = false;
+  for (bool b : need) any = any || b;
+  s.outputs[0] = any && !s.inputs[0];
+  return s;
+}
+
 }  // namespace detail_bn
 
 template <class T>
 void register_norm(std::vector<OpDef<T>>& table) {
   table.push_back({"BatchNormalization", 5, 5, detail_bn::infer, detail_bn::forward<T>,
-                   detail_bn::backward<T>, detail_bn::saves, true});
+                   detail_bn::backward<T>, detail_bn::saves, true, true});
 }
 
 }  // namespace hone::ops

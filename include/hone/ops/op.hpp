@@ -7,7 +7,8 @@
 // register function (ops/registry.hpp lists the families).
 //
 // Contract for backward: grad_inputs[i] is defined (zero-filled, shape of input i) exactly
-// when need_grad[i] is true; the op adds its gradient into it. Inputs and outputs it did not
+// when need_grad[i] is true; the op adds its gradient into it (or, for ops that declare
+// OpDef::assigns_grads, assigns it into an uninitialised tensor). Inputs and outputs it did not
 // declare in `saves` are undefined tensors (their shapes are in input_shapes/output_shapes).
 #pragma once
 
@@ -72,6 +73,10 @@ struct OpDef {
   /// forward assigns every element of every output: the session may hand it uninitialised
   /// outputs (no zero fill). Ops that accumulate into their outputs leave it false.
   bool writes_all_outputs = false;
+  /// backward assigns every element of each gradient it is handed (grad_inputs[i] where
+  /// need_grad[i]) instead of adding into it: the session may hand it uninitialised
+  /// gradients (no zero fill, no read of zeros). Ops that accumulate leave it false.
+  bool assigns_grads = false;
 };
 
 namespace detail {
