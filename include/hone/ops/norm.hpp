@@ -201,25 +201,68 @@ __attribute__((always_inline)) inline void normalize_row(const T* __restrict x, 
   }
 }
 
-/// g[i] = dy[i] where the activation passes its gradient, else 0, for one row: from y = x *
-/// am + ab recomputed (x given) or from the activation's output z.
-template <class T>
-__attribute__((always_inline)) inline void mask_row(const T* __restrict dy, const T* __restrict x,
-                                                    const T* __restrict z, T* __restrict g, std::int64_t m, T am,
-                                                    T ab, Activation::Kind kind, T lo, T hi) {
-  if (x) {
-    if (kind == Activation::relu) {
-      for (std::int64_t i = 0; i < m; ++i) g[i] = x[i] * am + ab > T(0) ? dy[i] : T(0);
-    } else {
-      for (std::int64_t i = 0; i < m; ++i) {
-        const T v = x[i] * am + ab;
-        g[i] = v > lo && v < hi ? dy[i] : T(0);
-      }
-    }
-  } else if (kind == Activation::relu) {
-    for (std::int64_t i = 0; i < m; ++i) g[i] = z[i] > T(0) ? dy[i] : T(0);
-  } else {
-    for (std::int64_t i = 0; i < m; ++i) g[i] = z[i] > lo && z[i] < hi ? dy[i] : T(0);
+/// The incoming gradient at i where the fused activation passes it, else 0: decided on y =
+/// x * am + ab recomputed (FromX; the forward's expression, so the same rounding) or on the
+/// activation's output z (Relu: > 0, Clip: strictly inside its bounds; the same for y and z).
+template <class T, Activation::Kind K, bool FromX>
+__attribute__((always_inline)) inline T masked_grad(const T* dy, const T* x, const T* z, std::int64_t i, T am, T ab,
+                                                    T lo, T hi) {
+  T v;
+  if constexpr (FromX) v = x[i] * am + ab;
+  else v = z[i];
+  if constexpr (K == Activation::relu) return v > T(0) ? dy[i] : T(0);
+  else return v > lo && v < hi ? dy[i] : T(0);
+}
+
+/// For one row: s_dy += sum g[i] and, with Dot, s_dyx += sum g[i] (x[i] - mu), g the masked
+/// gradient (masked_grad). The same lanes and order as detail_stats::sum_of and
+/// sum_and_dot_centered on a materialised g, so the same sums bit for bit.
+template <class T, Activation::Kind K, bool FromX, bool Dot>
+__attribute__((always_inline)) inline void masked_sums(const T* dy, const T* x, const T* z, std::int64_t n, T am,
+                                                       T ab, T lo, T hi, double mu, double& s_dy, double& s_dyx) {
+  using V = typename detail_stats::StatsRaw<T>::type;
+  using Mask = decltype(V{} > V{});
+  const V zero = {}, lov = zero + lo, hiv = zero + hi;
+  detail_stats::StatsVec va = {}, vb = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    V v;
+    if constexpr (FromX) v = *reinterpret_cast<const V*>(x + i) * am + ab;
+    else v = *reinterpret_cast<const V*>(z + i);
+    Mask pass;
+    if constexpr (K == Activation::relu) pass = v > zero;
+    else pass = (v > lov) & (v < hiv);
+    const V g = (V)((Mask)(*reinterpret_cast<const V*>(dy + i)) & pass);
+    const detail_stats::StatsVec gd = __builtin_convertvector(g, detail_stats::StatsVec);
+    va += gd;
+    if constexpr (Dot)
+      vb += gd * (__builtin_convertvector(*reinterpret_cast<const V*>(x + i), detail_stats::StatsVec) - mu);
+  }
+  double ta = 0, tb = 0;
+  for (; i < n; ++i) {
+    const double g = static_cast<double>(masked_grad<T, K, FromX>(dy, x, z, i, am, ab, lo, hi));
+    ta += g;
+    if constexpr (Dot) tb += g * (static_cast<double>(x[i]) - mu);
+  }
+  double a[8], b[8];
+  for (int j = 0; j < 8; ++j) {
+    a[j] = va[j];
+    b[j] = vb[j];
+  }
+  s_dy += detail_stats::stats_reduce(a, ta);
+  if constexpr (Dot) s_dyx += detail_stats::stats_reduce(b, tb);
+}
+
+/// For one row: dx[i] = pt g[i] + qt x[i] + rt (Batch) or pt g[i], g the masked gradient:
+/// the plain backward's expressions on a materialised g.
+template <class T, Activation::Kind K, bool FromX, bool Batch>
+__attribute__((always_inline)) inline void masked_dx(const T* __restrict dy, const T* __restrict x,
+                                                     const T* __restrict z, T* __restrict dx, std::int64_t n, T am,
+                                                     T ab, T lo, T hi, T pt, T qt, T rt) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T g = masked_grad<T, K, FromX>(dy, x, z, i, am, ab, lo, hi);
+    if constexpr (Batch) dx[i] = pt * g + qt * x[i] + rt;
+    else dx[i] = pt * g;
   }
 }
 
@@ -305,85 +348,140 @@ void forward(ForwardArgs<T>& a) {
   forward_act(a, Activation{});
 }
 
+/// What the backward's per-channel loop reads and writes (backward_act).
+template <class T>
+struct BackwardRows {
+  Layout l;
+  const T* x;       // saved input, or null
+  const T* z;       // the fused activation's output when the mask comes from it, or null
+  const T* dy;
+  const T* mean;
+  const T* inv_std;
+  const T* mul;     // the forward's per-channel factors (fused, mask from x), or null
+  const T* add;
+  const T* gamma;   // scale, or null (then 1)
+  const T* g_mean;  // gradients reaching the running-statistics outputs, or null
+  const T* g_var;
+  T* dx;
+  T* dscale;
+  T* dbias;
+  bool use_batch;
+  double count, keep, var_count;
+  T lo, hi;
+
+  /// Channels [c_lo, c_hi), with the incoming gradient masked by activation K (none: as is)
+  /// decided from x (FromX) or z.
+  template <Activation::Kind K, bool FromX>
+  __attribute__((always_inline)) void run(std::int64_t c_lo, std::int64_t c_hi) const {
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
+      const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
+      const T am = mul ? mul[c] : T(0), ab = add ? add[c] : T(0);
+      const double gm = g_mean ? keep * static_cast<double>(g_mean[c]) : 0.0;
+      const double gv = g_var ? keep * static_cast<double>(g_var[c]) : 0.0;
+      const double gam = gamma ? static_cast<double>(gamma[c]) : 1.0;
+      const bool need_xhat = dscale || (dx && use_batch);
+      double sum_dy = 0, sum_dy_x = 0;  // sum dy and sum dy * (x - mu)
+      for (std::int64_t n = 0; n < l.n; ++n) {
+        const std::int64_t at = (n * l.c + c) * l.inner;
+        if constexpr (K == Activation::none) {
+          if (need_xhat)
+            detail_stats::sum_and_dot_centered(dy + at, x + at, l.inner, mu, sum_dy, sum_dy_x);
+          else
+            sum_dy += detail_stats::sum_of(dy + at, l.inner);
+        } else if (need_xhat) {
+          masked_sums<T, K, FromX, true>(dy + at, x + at, z ? z + at : nullptr, l.inner, am, ab, lo, hi, mu, sum_dy,
+                                         sum_dy_x);
+        } else {
+          masked_sums<T, K, FromX, false>(dy + at, x ? x + at : nullptr, z ? z + at : nullptr, l.inner, am, ab, lo,
+                                          hi, mu, sum_dy, sum_dy_x);
+        }
+      }
+      const double sum_dy_xhat = sum_dy_x * is;
+      if (dscale) dscale[c] = static_cast<T>(sum_dy_xhat);
+      if (dbias) dbias[c] = static_cast<T>(sum_dy);
+      if (!dx) continue;
+      if (use_batch) {
+        // dx = gamma*is*(dy - sum_dy/count - xhat*sum_dy_xhat/count) + g_mean/count
+        //      + g_var*2*(x - mu)/var_count  =  p*dy + q*x + r
+        const double p = gam * is;
+        const double q = -gam * is * is * sum_dy_xhat / count + gv * 2 / var_count;
+        const double r = -p * sum_dy / count - q * mu + gm / count;
+        const T pt = static_cast<T>(p), qt = static_cast<T>(q), rt = static_cast<T>(r);
+        for (std::int64_t n = 0; n < l.n; ++n) {
+          const std::int64_t at = (n * l.c + c) * l.inner;
+          if constexpr (K == Activation::none) {
+            for (std::int64_t i = 0; i < l.inner; ++i) dx[at + i] = pt * dy[at + i] + qt * x[at + i] + rt;
+          } else {
+            masked_dx<T, K, FromX, true>(dy + at, x + at, z ? z + at : nullptr, dx + at, l.inner, am, ab, lo, hi, pt,
+                                         qt, rt);
+          }
+        }
+      } else {
+        const T pt = static_cast<T>(gam * is);
+        for (std::int64_t n = 0; n < l.n; ++n) {
+          const std::int64_t at = (n * l.c + c) * l.inner;
+          if constexpr (K == Activation::none) {
+            for (std::int64_t i = 0; i < l.inner; ++i) dx[at + i] = pt * dy[at + i];
+          } else {
+            masked_dx<T, K, FromX, false>(dy + at, x ? x + at : nullptr, z ? z + at : nullptr, dx + at, l.inner, am,
+                                          ab, lo, hi, pt, T(0), T(0));
+          }
+        }
+      }
+    }
+  }
+};
+
 /// The backward, with `act` applied to the incoming gradient first (none: the plain op).
 /// Assigns its gradients (OpDef::assigns_grads). With an activation, the gradient is masked
-/// from y recomputed from x when x is saved, else from the activation's output, which the
-/// session then passes as outputs[0] (saves_act).
+/// on y recomputed from x when x is saved, else on the activation's output, which the
+/// session then passes as outputs[0] (saves_act); the masked gradient is never stored.
 template <class T>
 void backward_act(BackwardArgs<T>& a, const Activation& act) {
   const Layout l = layout(a.input_shapes[0]);
   const bool use_batch = batch_statistics(a.node, a.training);
-  const Tensor<T>& dy = a.grad_outputs[0];
-  const Tensor<T>& mean = a.saved[0];
-  const Tensor<T>& inv_std = a.saved[1];
   const double count = static_cast<double>(l.n * l.inner);
-  const bool need_x = a.need_grad[0], need_scale = a.need_grad[1], need_bias = a.need_grad[2];
   // Outputs 1 and 2 are m*running + (1-m)*batch statistic: d mean_b/dx = 1/count,
   // d var_b/dx = 2 (x - mu)/count, or /(count - 1) for the unbiased running variance.
-  const double keep = 1 - a.node.attrs.get_float("momentum", 0.9);
   const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0 && count > 1;
-  const double var_count = unbiased_running ? count - 1 : count;
   const bool stats_grad = use_batch && a.grad_outputs.size() > 1;
-  const T* xp = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
-  const T* dyp = dy.data();
   const bool masked = act.kind != Activation::none;
-  const T* zp = masked && !xp ? a.outputs[0].data() : nullptr;
-  const T lo = static_cast<T>(act.lo), hi = static_cast<T>(act.hi);
+  BackwardRows<T> r;
+  r.l = l;
+  r.x = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
+  r.z = masked && !r.x ? a.outputs[0].data() : nullptr;
+  r.dy = a.grad_outputs[0].data();
+  r.mean = a.saved[0].data();
+  r.inv_std = a.saved[1].data();
+  r.mul = masked && r.x ? a.saved[2].data() : nullptr;
+  r.add = masked && r.x ? a.saved[3].data() : nullptr;
+  r.gamma = a.inputs[1].defined() ? a.inputs[1].data() : nullptr;
+  r.g_mean = stats_grad ? a.grad_outputs[1].data() : nullptr;
+  r.g_var = stats_grad && a.grad_outputs.size() > 2 ? a.grad_outputs[2].data() : nullptr;
+  r.dx = a.need_grad[0] ? a.grad_inputs[0].data() : nullptr;
+  r.dscale = a.need_grad[1] ? a.grad_inputs[1].data() : nullptr;
+  r.dbias = a.need_grad[2] ? a.grad_inputs[2].data() : nullptr;
+  r.use_batch = use_batch;
+  r.count = count;
+  r.keep = 1 - a.node.attrs.get_float("momentum", 0.9);
+  r.var_count = unbiased_running ? count - 1 : count;
+  r.lo = static_cast<T>(act.lo);
+  r.hi = static_cast<T>(act.hi);
+  const bool from_x = r.x != nullptr;
   parallel_for(0, l.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {
-   // The masked gradient of one row (image n, channel c), for the fused activation.
-   std::vector<T> row(masked ? static_cast<std::size_t>(l.inner) : 0);
-   kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
-    for (std::int64_t c = c_lo; c < c_hi; ++c) {
-      const T am = masked && xp ? a.saved[2][c] : T(0), ab = masked && xp ? a.saved[3][c] : T(0);
-      // dy of row (n, c) as the plain op sees it: the activation's gradient when fused.
-      auto grad_row = [&](std::int64_t at) HONE_INLINE_LAMBDA -> const T* {
-        if (!masked) return dyp + at;
-        mask_row(dyp + at, xp ? xp + at : nullptr, zp ? zp + at : nullptr, row.data(), l.inner, am, ab, act.kind,
-                 lo, hi);
-        return row.data();
-      };
-      const double mu = static_cast<double>(mean[c]), is = static_cast<double>(inv_std[c]);
-      const double g_mean = stats_grad ? keep * static_cast<double>(a.grad_outputs[1][c]) : 0.0;
-      const double g_var = stats_grad && a.grad_outputs.size() > 2
-                               ? keep * static_cast<double>(a.grad_outputs[2][c]) : 0.0;
-      const double gamma = static_cast<double>(a.inputs[1].defined() ? a.inputs[1][c] : T(1));
-      const bool need_xhat = need_scale || (need_x && use_batch);
-      double sum_dy = 0, sum_dy_x = 0;  // sum dy and sum dy * (x - mu)
-      for (std::int64_t n = 0; n < l.n; ++n) {
-        const std::int64_t at = (n * l.c + c) * l.inner;
-        const T* g = grad_row(at);
-        if (need_xhat)
-          detail_stats::sum_and_dot_centered(g, xp + at, l.inner, mu, sum_dy, sum_dy_x);
-        else
-          sum_dy += detail_stats::sum_of(g, l.inner);
+    kernels::detail::vectorized([&]() HONE_INLINE_LAMBDA {
+      switch (act.kind) {
+        case Activation::none: r.template run<Activation::none, true>(c_lo, c_hi); break;
+        case Activation::relu:
+          if (from_x) r.template run<Activation::relu, true>(c_lo, c_hi);
+          else r.template run<Activation::relu, false>(c_lo, c_hi);
+          break;
+        case Activation::clip:
+          if (from_x) r.template run<Activation::clip, true>(c_lo, c_hi);
+          else r.template run<Activation::clip, false>(c_lo, c_hi);
+          break;
       }
-      const double sum_dy_xhat = sum_dy_x * is;
-      if (need_scale) a.grad_inputs[1][c] = static_cast<T>(sum_dy_xhat);
-      if (need_bias) a.grad_inputs[2][c] = static_cast<T>(sum_dy);
-      if (!need_x) continue;
-      T* dxp = a.grad_inputs[0].data();
-      if (use_batch) {
-        // dx = gamma*is*(dy - sum_dy/count - xhat*sum_dy_xhat/count) + g_mean/count
-        //      + g_var*2*(x - mu)/var_count  =  p*dy + q*x + r
-        const double p = gamma * is;
-        const double q = -gamma * is * is * sum_dy_xhat / count + g_var * 2 / var_count;
-        const double r = -p * sum_dy / count - q * mu + g_mean / count;
-        const T pt = static_cast<T>(p), qt = static_cast<T>(q), rt = static_cast<T>(r);
-        for (std::int64_t n = 0; n < l.n; ++n) {
-          const std::int64_t at = (n * l.c + c) * l.inner;
-          const T* g = grad_row(at);
-          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] = pt * g[i] + qt * xp[at + i] + rt;
-        }
-      } else {
-        const T pt = static_cast<T>(gamma * is);
-        for (std::int64_t n = 0; n < l.n; ++n) {
-          const std::int64_t at = (n * l.c + c) * l.inner;
-          const T* g = grad_row(at);
-          for (std::int64_t i = 0; i < l.inner; ++i) dxp[at + i] = pt * g[i];
-        }
-      }
-    }
-   });
+    });
   });
 }
 
