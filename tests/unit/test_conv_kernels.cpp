@@ -156,6 +156,11 @@ TEST_CASE("conv kernels: forward, backward-data and backward-weight match the re
         hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx2.data(), nullptr);
         hone::kernels::conv_backward(g, dy.data(), x.data(), nullptr, nullptr, dw2.data());
         CHECK(dx2 == dx);
+        // Assigned (assign_dx): dx's contents (NaN here) are never read and every element is
+        // written, with the values the added call gives on zeros.
+        std::vector<float> dx3(dx.size(), std::nanf(""));
+        hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx3.data(), nullptr, true);
+        CHECK(dx3 == dx);
         hone::kernels::conv_backward(g, dy.data(), x.data(), w.data(), dx2.data(), dw2.data());
         std::vector<double> dx_twice(dx_ref), dw_twice(dw_ref), dx_mag2(dx_mag), dw_mag2(dw_mag);
         for (auto& v : dx_twice) v *= 2;

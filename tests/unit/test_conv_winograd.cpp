@@ -264,6 +264,10 @@ TEST_CASE("conv winograd: forward and data gradient match the reference loops", 
         std::vector<float> dx(static_cast<std::size_t>(xs), 0.f);
         hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx.data(), nullptr);
         check(dx, dx_ref, dx_mag, g.oc + kTransformTerms, "backward-data " + where);
+        // Assigned (assign_dx): NaNs never read, every element written, the same values.
+        std::vector<float> dx_set(dx.size(), std::nanf(""));
+        hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx_set.data(), nullptr, true);
+        CHECK(dx_set == dx);
         hone::kernels::conv_backward(g, dy.data(), nullptr, w.data(), dx.data(), nullptr);
         check(dx, dx_twice, dx_mag2, g.oc + 1 + kTransformTerms, "backward-data accumulated " + where);
         std::vector<float> dw(static_cast<std::size_t>(ws), 0.f);

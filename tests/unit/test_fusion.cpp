@@ -337,3 +337,35 @@ TEST_CASE("fusion: BatchNormalization -> Relu/Clip pairs train bit-identically t
     CHECK(fused.memory().saved_for_backward <= plain.memory().saved_for_backward);
   }
 }
+
+TEST_CASE("fusion: the planned peak counts a fused output alive with the input it is made from",
+          "[fusion][session]") {
+  const std::int64_t n = 2, plane = 8 * 8 * static_cast<std::int64_t>(sizeof(float));
+  {  // inference: c2's chain makes h2 while h1, its input, is alive: |h1| + |h2|
+    Builder<float> b(3);
+    Var x = b.input("x", {3, 8, 8});
+    Var h1 = b.relu(b.batch_norm(b.conv(x, 4, {.kernel = 3, .padding = 1}, "c1"), "bn1"));
+    b.output(b.relu(b.batch_norm(b.conv(h1, 6, {.kernel = 3, .padding = 1}, "c2"), "bn2")));
+    Graph<float> g = b.build();
+    Session<float> s(g, {.mode = Mode::inference, .profile = true});
+    (void)s.forward({wave({n, 3, 8, 8}, 0.3)});
+    CHECK(profile_calls(s).at("Conv+BatchNormalization+Relu") == 2);
+    CHECK(s.memory().actual_peak == n * (4 + 6) * plane);
+    CHECK(s.memory().planned_peak == s.memory().actual_peak);
+  }
+  {  // training, the BatchNormalization frozen with its affine: the pair keeps only its
+     // output z, made while the convolution's output h is alive: |h| + |z|
+    Builder<float> b(4);
+    Var x = b.input("x", {3, 8, 8});
+    b.output(b.relu(b.batch_norm(b.conv(x, 4, {.kernel = 3, .padding = 1}, "c"), "bn")));
+    Graph<float> g = b.build();
+    hone::train::set_bn_policy(g, hone::train::BnPolicy::frozen, "bn", false);
+    Session<float> s(g, {.mode = Mode::train, .profile = true});
+    (void)s.forward({wave({n, 3, 8, 8}, 0.3)});
+    CHECK(profile_calls(s).at("BatchNormalization+Relu") == 1);
+    CHECK(s.memory().actual_peak == n * (4 + 4) * plane);
+    CHECK(s.memory().planned_peak == s.memory().actual_peak);
+    s.backward({wave({n, 4, 8, 8}, 0.7)});
+    CHECK(s.has_grad("c.weight"));
+  }
+}

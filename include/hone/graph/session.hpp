@@ -466,28 +466,27 @@ class Session {
     }
     for (std::size_t v = 0; v < nv; ++v)
       if (keep[v] || is_output_[v] || a.kind[v] != ValueKind::activation) free_after_[v] = npos;
-    // Replay with byte counts. The values inside fused chains and pairs are never made.
-    std::vector<bool> inside(nv, false);
+    // Replay with byte counts. Per node, the values it makes: a fused chain's or pair's head
+    // makes the last node's output (and the values inside are never made), the nodes it
+    // absorbed make nothing.
+    std::vector<std::vector<std::size_t>> makes(nodes.size());
     for (std::size_t n : a.order) {
-      if (pairs_.at(n) != detail_fusion::none) inside[a.node_outputs[n][0]] = true;
-      if (!fusion_.chains.empty() && fusion_.chains[n].fused()) {
-        const std::size_t last = detail_fusion::chain_output(a, n, fusion_.chains[n]);
-        for (std::size_t m : {n, fusion_.chains[n].bn, fusion_.chains[n].act})
-          if (m != detail_fusion::none && a.node_outputs[m][0] != last) inside[a.node_outputs[m][0]] = true;
-      }
+      if (pairs_.absorbed_at(n) || (!fusion_.chains.empty() && fusion_.absorbed[n])) continue;
+      if (pairs_.at(n) != detail_fusion::none)
+        makes[n] = a.node_outputs[pairs_.at(n)];
+      else if (!fusion_.chains.empty() && fusion_.chains[n].fused())
+        makes[n] = {detail_fusion::chain_output(a, n, fusion_.chains[n])};
+      else
+        makes[n] = a.node_outputs[n];
     }
     std::int64_t live = 0, peak = 0, all = 0;
-    std::vector<bool> freed(nv, false);
+    std::vector<bool> freed(nv, true);  // values never made are never freed either
+    for (const auto& m : makes)
+      for (std::size_t v : m) freed[v] = false;
     for (std::size_t pos = 0; pos < a.order.size(); ++pos) {
       const std::size_t n = a.order[pos];
-      for (std::size_t v : a.node_outputs[n]) {
-        all += bytes(a.shapes[v]);
-        if (inside[v]) {
-          freed[v] = true;
-          continue;
-        }
-        live += bytes(a.shapes[v]);
-      }
+      for (std::size_t v : a.node_outputs[n]) all += bytes(a.shapes[v]);
+      for (std::size_t v : makes[n]) live += bytes(a.shapes[v]);
       peak = std::max(peak, live);
       auto free_now = [&](std::size_t v) {
         if (free_after_[v] == pos && !freed[v]) {

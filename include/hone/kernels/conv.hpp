@@ -273,16 +273,21 @@ inline void conv_forward(const reference::ConvGeometry& g, const float* x, const
 
 /// Adds the gradients of conv_forward's loss into dx (N, C, in...) and dw (OC, C/groups,
 /// k...), given dy (N, OC, out...); pass null for a gradient that is not needed (x may be
-/// null when dw is, w when dx is).
+/// null when dw is, w when dx is). With assign_dx, dx is written instead of added into (its
+/// contents are never read: it may be uninitialised); dw is always added into.
 inline void conv_backward(const reference::ConvGeometry& g, const float* dy, const float* x, const float* w,
-                          float* dx, float* dw) {
+                          float* dx, float* dw, bool assign_dx = false) {
   using namespace detail_conv;
   if (!dx && !dw) return;
+  if (dx && assign_dx && (g.out_size() == 0 || g.oc == 0)) {  // nothing flows back: zeros
+    std::fill_n(dx, g.n * g.c * g.in_size(), 0.0f);
+    assign_dx = false;
+  }
   if (depthwise(g))
-    return dw_channel_blocked(g, true) ? depthwise_backward_blocked(g, dy, x, w, dx, dw)
-                                       : depthwise_backward(g, dy, x, w, dx, dw);
+    return dw_channel_blocked(g, true) ? depthwise_backward_blocked(g, dy, x, w, dx, dw, assign_dx)
+                                       : depthwise_backward(g, dy, x, w, dx, dw, assign_dx);
   if (conv_winograd() && winograd_applies(g)) {
-    if (dx) winograd_backward_data(g, dy, w, dx);
+    if (dx) winograd_backward_data(g, dy, w, dx, assign_dx);
     if (dw) winograd_backward_weights(g, dy, x, dw);
     return;
   }
@@ -314,6 +319,7 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
         if (banded) {
           const float* xi = x ? x + n0 * g.c * isz : nullptr;
           float* dxi = dx ? dx + n0 * g.c * isz : nullptr;
+          if (dxi && assign_dx) std::fill_n(dxi + grp * cg * isz, cg * isz, 0.0f);  // col2im adds
           const float* dyg = dy + (n0 * g.oc + grp * ocg) * osz;
           for (std::int64_t oh0 = 0; oh0 < g.out[1]; oh0 += band) {
             const std::int64_t oh1 = std::min(g.out[1], oh0 + band), cols = (oh1 - oh0) * g.out[2];
@@ -354,7 +360,7 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
         if (dx) {  // dcol (k, nb*osz) = W_g^T dY, scattered back into dx
           const float* wg = w + grp * ocg * k;
           if (direct && nb == 1) {
-            hone::gemm(Trans::Yes, Trans::No, k, osz, ocg, 1.0f, wg, k, dyg, ldy, 1.0f,
+            hone::gemm(Trans::Yes, Trans::No, k, osz, ocg, 1.0f, wg, k, dyg, ldy, assign_dx ? 0.0f : 1.0f,
                        dx + n0 * g.c * isz + grp * cg * isz, osz);
             continue;
           }
@@ -365,9 +371,13 @@ inline void conv_backward(const reference::ConvGeometry& g, const float* dy, con
               for (std::int64_t c = 0; c < cg; ++c) {
                 float* dst = dxi + (grp * cg + c) * isz;
                 const float* src = dcol + c * ld + b * osz;
-                for (std::int64_t i = 0; i < osz; ++i) dst[i] += src[i];
+                if (assign_dx)
+                  std::memcpy(dst, src, static_cast<std::size_t>(osz) * sizeof(float));
+                else
+                  for (std::int64_t i = 0; i < osz; ++i) dst[i] += src[i];
               }
             } else {
+              if (assign_dx) std::fill_n(dxi + grp * cg * isz, cg * isz, 0.0f);  // col2im adds
               im2col<true>(g, grp, dxi, dcol + b * osz, ld);
             }
           }

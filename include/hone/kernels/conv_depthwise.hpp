@@ -350,11 +350,12 @@ inline bool dw_transposed(const reference::ConvGeometry& g, reference::ConvGeome
   return true;
 }
 
-/// dx (accumulated into) and dw (accumulated into), either may be null (x may be null
-/// without dw, w without dx). Stride 1: dx by the transposed convolution (gathers, no
-/// read-modify-write); other strides: each tap's rows of a padded dx buffer += w * dy.
+/// dx (accumulated into; with assign_dx, written) and dw (accumulated into), either may be
+/// null (x may be null without dw, w without dx). Stride 1: dx by the transposed
+/// convolution (gathers, no read-modify-write); other strides: each tap's rows of a padded
+/// dx buffer += w * dy.
 inline void depthwise_backward(const reference::ConvGeometry& g, const float* dy, const float* x, const float* w,
-                               float* dx, float* dw) {
+                               float* dx, float* dw, bool assign_dx = false) {
   reference::ConvGeometry gt;
   const bool gather = dx && dw_transposed(g, gt);
   const DwLayout L(g), Lt(gather ? gt : g);
@@ -376,6 +377,8 @@ inline void depthwise_backward(const reference::ConvGeometry& g, const float* dy
             for (std::int64_t t = 0; t < taps; ++t) flipped[t] = w[o * taps + taps - 1 - t];
           for (std::int64_t n = 0; n < g.n; ++n) {
             const float* dyp = dy + (n * g.oc + o) * osz;
+            // The plane's first output assigns: zeros first (not every input feeds an output).
+            if (dx && assign_dx && o == c * mult) std::fill_n(dx + (n * g.c + c) * isz, isz, 0.0f);
             if (dw) {
               dw_pack(L, x + (n * g.c + c) * isz, xbuf);
               dw_backward_weights_plane(L, dyp, xbuf, parts);

@@ -283,10 +283,11 @@ inline void depthwise_forward_blocked(const reference::ConvGeometry& g, const fl
   });
 }
 
-/// dx (accumulated into) and dw (accumulated into), either may be null (x may be null
-/// without dw, w without dx); see the file comment.
+/// dx (accumulated into; with assign_dx, written: the de-interleave covers every plane) and
+/// dw (accumulated into), either may be null (x may be null without dw, w without dx); see
+/// the file comment.
 inline void depthwise_backward_blocked(const reference::ConvGeometry& g, const float* dy, const float* x,
-                                       const float* w, float* dx, float* dw) {
+                                       const float* w, float* dx, float* dw, bool assign_dx = false) {
   reference::ConvGeometry gt;
   const bool gather = dx && dw_transposed(g, gt);
   const DwBlocked B(g), T(gather ? gt : g);  // T: the transposed geometry, where dx gathers
@@ -327,14 +328,20 @@ inline void depthwise_backward_blocked(const reference::ConvGeometry& g, const f
             dw_blocked_taps(T, dyb, wv, nullptr, [&](DwVec v, std::int64_t at) HONE_INLINE_LAMBDA {
               *reinterpret_cast<DwVec*>(dxb + at * kDwLanes) = v;
             });
-            dw_deinterleave<true>(dxb, B.W, 0, 0, B.H, B.W, dxp, isz, stage, tr);
+            if (assign_dx)
+              dw_deinterleave<false>(dxb, B.W, 0, 0, B.H, B.W, dxp, isz, stage, tr);
+            else
+              dw_deinterleave<true>(dxb, B.W, 0, 0, B.H, B.W, dxp, isz, stage, tr);
           } else {
             std::fill_n(dxb, B.size(), 0.0f);
             if (taps == 9)
               dw_blocked_dy_taps<9, true>(B, dxb, dyb, B.OW, 0, 0, wv);
             else
               dw_blocked_dy_taps<0, true>(B, dxb, dyb, B.OW, 0, 0, wv);
-            dw_deinterleave<true>(dxb, B.cols, B.ph, B.pw, B.H, B.W, dxp, isz, stage, tr);
+            if (assign_dx)
+              dw_deinterleave<false>(dxb, B.cols, B.ph, B.pw, B.H, B.W, dxp, isz, stage, tr);
+            else
+              dw_deinterleave<true>(dxb, B.cols, B.ph, B.pw, B.H, B.W, dxp, isz, stage, tr);
           }
         }
         if (dw)

@@ -559,16 +559,18 @@ inline void winograd_forward(const ConvGeometry& g, const float* x, const float*
   winograd_run(s, x, u, bias, y, ep, false);
 }
 
-/// dx += the data gradient of conv_forward given dy, through Winograd: the forward algorithm
-/// on dy with each filter flipped and input and output channels swapped, begin padding 2 - p.
-inline void winograd_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+/// dx += (or, with assign, dx =) the data gradient of conv_forward given dy, through
+/// Winograd: the forward algorithm on dy with each filter flipped and input and output
+/// channels swapped, begin padding 2 - p (its output plane is dx's: every element written).
+inline void winograd_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
+                                   bool assign = false) {
   const WinoShape s{g.n, g.oc, g.c, g.out[1], g.out[2], g.in[1], g.in[2], 2 - g.pad_begin[1], 2 - g.pad_begin[2]};
   if (winograd_split(s))
     return winograd_run_split(s, dy, WinoFilters{.w = w, .rs = 9, .cs = g.c * 9, .flip = true}, nullptr, dx,
-                              ConvEpilogue{}, true);
+                              ConvEpilogue{}, !assign);
   float* u = winograd_filter_buffer(36 * winograd_plane(g.oc * g.c));
   winograd_filters(w, g.c, g.oc, 9, g.c * 9, true, u);
-  winograd_run(s, dy, u, nullptr, dx, ConvEpilogue{}, true);
+  winograd_run(s, dy, u, nullptr, dx, ConvEpilogue{}, !assign);
 }
 
 /// dw (oc, c, 3, 3) += G^T du G, du the transformed filter gradients (36 planes `plane`

@@ -9,6 +9,7 @@
 // 1-D and 2-D inputs use unit leading axes of the same 3-axis geometry.
 #pragma once
 
+#include <algorithm>    // std::fill_n
 #include <type_traits>  // the float path
 #include <vector>       // shapes
 
@@ -92,17 +93,22 @@ void forward(ForwardArgs<T>& a) {
                                      a.outputs[0].data());
 }
 
+/// Assigns its gradients (OpDef::assigns_grads): the float kernels write dx (assign_dx);
+/// the weight and bias gradients, which the kernels add into, are zeroed first (small).
 template <class T>
 void backward(BackwardArgs<T>& a) {
   const auto g = geometry(a.node, a.input_shapes);
   const T* dy = a.grad_outputs[0].data();
+  for (std::size_t i = 1; i < a.grad_inputs.size(); ++i)
+    if (a.need_grad[i]) std::fill_n(a.grad_inputs[i].data(), a.grad_inputs[i].numel(), T(0));
   if constexpr (std::is_same_v<T, float>) {
     if (a.need_grad[0] || a.need_grad[1])
       kernels::conv_backward(g, dy, a.need_grad[1] ? a.inputs[0].data() : nullptr,
                     a.need_grad[0] ? a.inputs[1].data() : nullptr,
                     a.need_grad[0] ? a.grad_inputs[0].data() : nullptr,
-                    a.need_grad[1] ? a.grad_inputs[1].data() : nullptr);
+                    a.need_grad[1] ? a.grad_inputs[1].data() : nullptr, true);
   } else {
+    if (a.need_grad[0]) std::fill_n(a.grad_inputs[0].data(), a.grad_inputs[0].numel(), T(0));
     if (a.need_grad[0])
       kernels::reference::conv_backward_data(g, dy, a.inputs[1].data(), a.grad_inputs[0].data());
     if (a.need_grad[1])
@@ -124,7 +130,7 @@ inline SaveSpec saves(const Node&, const std::vector<bool>& need, bool) {
 template <class T>
 void register_conv(std::vector<OpDef<T>>& table) {
   table.push_back({"Conv", 2, 3, detail_conv::infer, detail_conv::forward<T>,
-                   detail_conv::backward<T>, detail_conv::saves, true});
+                   detail_conv::backward<T>, detail_conv::saves, true, true});
 }
 
 }  // namespace hone::ops

@@ -446,9 +446,15 @@ void backward_act(BackwardArgs<T>& a, const Activation& act) {
   const bool unbiased_running = a.node.attrs.get_int("unbiased_running_var", 0) != 0 && count > 1;
   const bool stats_grad = use_batch && a.grad_outputs.size() > 1;
   const bool masked = act.kind != Activation::none;
+  // The running buffers never receive gradients (should a graph ask for them).
+  for (std::size_t k = 3; k < a.need_grad.size(); ++k)
+    if (a.need_grad[k]) std::fill_n(a.grad_inputs[k].data(), a.grad_inputs[k].numel(), T(0));
   BackwardRows<T> r;
   r.l = l;
-  r.x = a.inputs[0].defined() ? a.inputs[0].data() : nullptr;
+  // x as saves() keeps it (with an activation, the mask then comes from it; a graph input
+  // is defined even when not kept, and must not decide the mask source).
+  const bool x_kept = a.need_grad[1] || (a.need_grad[0] && use_batch);
+  r.x = a.inputs[0].defined() && (!masked || x_kept) ? a.inputs[0].data() : nullptr;
   r.z = masked && !r.x ? a.outputs[0].data() : nullptr;
   r.dy = a.grad_outputs[0].data();
   r.mean = a.saved[0].data();
